@@ -1,0 +1,32 @@
+"""ember: a deep learning framework written from scratch on NumPy (and CuPy on NVIDIA GPUs).
+
+The public surface mirrors PyTorch: ``ember.tensor``, ``ember.randn``, ``ember.no_grad``,
+``x.backward()``, ... See docs/architecture.md for how the pieces fit.
+"""
+from ember import backend
+from ember.tensor import Size, Tensor, is_tensor  # first: tensor -> ops -> autograd
+from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.backend import (Device, bool_, cuda_available, float16, float32, float64,
+                           get_default_dtype, get_rng_state, int8, int16, int32, int64,
+                           manual_seed, set_default_dtype, set_rng_state, uint8)
+from ember.ops import *  # noqa: F401,F403  (the op functions: ember.exp, ember.cat, ...)
+from ember import autograd, ops  # noqa: E402
+
+__version__ = "0.1.0"
+
+bool = bool_  # noqa: A001  (PyTorch spells it ember.bool)
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+
+
+def device(spec="cpu") -> Device:
+    return Device(spec)
+
+
+class cuda:  # noqa: N801  (mirrors torch.cuda)
+    """``ember.cuda.is_available()`` and ``ember.cuda.device_count()``."""
+    is_available = staticmethod(cuda_available)
+    device_count = staticmethod(backend.cuda_device_count)

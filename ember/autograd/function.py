@@ -1,0 +1,85 @@
+"""Function: one differentiable operation, forward and backward on raw arrays.
+
+A subclass writes ``forward(*arrays, **config)`` and ``backward(*grads)``; ``apply`` does the
+rest once for every op: it unwraps tensors, asks the backend for ``xp``, runs forward, wraps
+the outputs and, when grad mode is on and an input requires grad, records the node.
+Undoing broadcasting, accumulation and freeing saved arrays belong to the engine.
+"""
+from __future__ import annotations
+
+from ember import backend
+from ember.autograd.grad_mode import _enabled
+from ember.tensor import Tensor
+
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Inside ``forward``/``backward``: ``self.xp`` is the array module of the inputs,
+    ``self.needs_input_grad`` says which positional inputs want a gradient, and
+    ``self.save_for_backward(*arrays)`` keeps arrays for backward in ``self.saved``
+    (an in-place change to a saved input or output is detected at backward time).
+
+    ``backward`` returns one gradient per positional input (``None`` where none is
+    needed); gradients may have the broadcast shape, the engine sums them back.
+    """
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    def forward(self, *xs, **config):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *gys):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+    def register_hook(self, out_idx, hook):
+        self.__dict__.setdefault("_hooks", {}).setdefault(out_idx, []).append(hook)
+
+    @classmethod
+    def apply(cls, *inputs, **config):
+        """Run the op on Tensors (or ``None``, or raw constant arrays) and record it."""
+        fn = cls.__new__(cls)
+        xs = [t.data if isinstance(t, Tensor) else t for t in inputs]
+        fn.xp = backend.get_array_module(*xs) if backend.cupy is not None else _numpy
+        record = _enabled[0] and any(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        if record:
+            fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        else:
+            fn.needs_input_grad = (False,) * len(inputs)
+        try:
+            ys = fn.forward(*xs, **config)
+        except ValueError as e:
+            shapes = ", ".join(str(tuple(x.shape)) for x in xs if hasattr(x, "shape"))
+            raise ValueError(f"{cls.__name__.lower()}: {e} (input shapes: {shapes})") from None
+        if type(ys) is tuple:
+            outs = tuple(Tensor._make(y) for y in ys)
+        else:
+            outs = (Tensor._make(ys),)
+        if record:
+            fn.inputs = inputs
+            fn.out_meta = [(o.data.shape, o.data.dtype) for o in outs] if len(outs) > 1 else None
+            for i, o in enumerate(outs):
+                if o.data.dtype.kind in "fc":  # integer and bool outputs carry no gradient
+                    o.requires_grad = True
+                    o.grad_fn = fn
+                    o._out_idx = i
+            saved = fn.__dict__.get("saved")
+            if saved:
+                fn._versions = [
+                    (t._version, t._version[0], f"{'output' if k >= len(inputs) else 'input'} "
+                     f"{k if k < len(inputs) else k - len(inputs)} of shape {tuple(t.data.shape)}")
+                    for k, t in enumerate((*inputs, *outs))
+                    if isinstance(t, Tensor) and any(s is t.data for s in saved)]
+        return outs if type(ys) is tuple else outs[0]
+
+
+import numpy as _numpy  # noqa: E402  (CPU fallback for the hot path above)

@@ -1,0 +1,271 @@
+"""Arithmetic: add, sub, mul, div, neg, pow; comparisons and logic (no gradient).
+
+Type promotion follows PyTorch: Python numbers never widen a tensor's dtype within its
+category (float32 + 2.5 stays float32), ints meeting floats become the float dtype.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ember import backend
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _scalar_dtype(value):
+    if isinstance(value, bool):
+        return np.dtype(np.bool_)
+    if isinstance(value, numbers.Integral):
+        return np.dtype(np.int64)
+    if isinstance(value, numbers.Real):
+        return backend.get_default_dtype()
+    return np.dtype(np.complex64 if backend.get_default_dtype() == np.float32 else np.complex128)
+
+
+def result_type(*operands):
+    """The dtype PyTorch gives an op on these tensors and Python numbers."""
+    best = None  # (priority, category, dtype): dimensioned > 0-d tensors > numbers
+    for x in operands:
+        if isinstance(x, Tensor):
+            dtype, prio = x.data.dtype, 2 if x.data.ndim else 1
+        else:
+            dtype, prio = _scalar_dtype(x), 0
+        cat = _CATEGORY[dtype.kind]
+        if best is None or cat > best[1] or (cat == best[1] and prio > best[0]):
+            best = (prio, cat, dtype)
+        elif cat == best[1] and prio == best[0]:
+            best = (prio, cat, np.promote_types(best[2], dtype))
+    return best[2]
+
+
+def promote(*operands):
+    """Tensors and numbers -> Tensors (or constant arrays) of one dtype on one device."""
+    dtype = result_type(*operands)
+    device = None
+    out = []
+    for x in operands:
+        if isinstance(x, Tensor):
+            if device is None:
+                device = x.device
+            elif backend.cupy is not None and x.device != device:
+                raise ValueError(f"expected all tensors on one device, got {device} and "
+                                 f"{x.device}")
+            out.append(x if x.data.dtype == dtype else x.to(dtype=dtype))
+        else:
+            out.append(x)
+    xp = device.xp if device is not None else np
+    return [x if isinstance(x, Tensor) else xp.asarray(x, dtype=dtype) for x in out]
+
+
+def _binary(cls, a, b):
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype
+            and backend.cupy is None):
+        return cls.apply(a, b)
+    return cls.apply(*promote(a, b))
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, (-gy if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        # Save only what backward needs, so that e.g. `x *= 2` stays legal in a graph.
+        self.save_for_backward(b if self.needs_input_grad[0] else None,
+                               a if self.needs_input_grad[1] else None)
+        return a * b
+
+    def backward(self, gy):
+        b, a = self.saved
+        return (gy * b if b is not None else None), (gy * a if a is not None else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.saved
+        ga = gy / b if self.needs_input_grad[0] else None
+        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        y = a ** b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, gy):
+        a, b, y = self.saved
+        xp = self.xp
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            # b * a**(b-1), written so that a == 0 with b >= 1 gives no nan
+            ga = gy * b * a ** (b - 1)
+        if self.needs_input_grad[1]:
+            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = xp.log(xp.where(a == 0, 1, a))
+            gb = gy * y * log_a
+        return ga, gb
+
+
+def add(a, b, alpha=1):
+    """``a + alpha * b`` with broadcasting."""
+    return _binary(Add, a, b if alpha == 1 else mul(b, alpha))
+
+
+def sub(a, b, alpha=1):
+    return _binary(Sub, a, b if alpha == 1 else mul(b, alpha))
+
+
+def mul(a, b):
+    return _binary(Mul, a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """``a / b``; integers divide to the default float dtype, as in PyTorch.
+    ``rounding_mode`` "floor" or "trunc" gives integer-style division (no gradient)."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return _no_grad_binary(lambda x, y: (x / y).astype(x.dtype) if x.dtype.kind in "iu"
+                               else backend.get_array_module(x).trunc(x / y), a, b)
+    if result_type(a, b).kind in "biu":
+        a, b = promote(a, b, 1.0)[:2]
+    return _binary(Div, a, b)
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def pow(a, b):
+    """``a ** b``; either may be a tensor or a number."""
+    return _binary(Pow, a, b)
+
+
+def square(x):
+    return mul(x, x)
+
+
+def reciprocal(x):
+    return div(1.0, x)
+
+
+# --- no gradient: integer division, comparisons, logic --------------------------------
+
+def _no_grad_binary(func, a, b, dtype=None):
+    a, b = promote(a, b)
+    x = a.data if isinstance(a, Tensor) else a
+    y = b.data if isinstance(b, Tensor) else b
+    return Tensor._make(func(x, y))
+
+
+def floor_divide(a, b):
+    return _no_grad_binary(lambda x, y: x // y, a, b)
+
+
+def remainder(a, b):
+    return _no_grad_binary(lambda x, y: x % y, a, b)
+
+
+def eq(a, b):
+    return _no_grad_binary(lambda x, y: x == y, a, b)
+
+
+def ne(a, b):
+    return _no_grad_binary(lambda x, y: x != y, a, b)
+
+
+def lt(a, b):
+    return _no_grad_binary(lambda x, y: x < y, a, b)
+
+
+def le(a, b):
+    return _no_grad_binary(lambda x, y: x <= y, a, b)
+
+
+def gt(a, b):
+    return _no_grad_binary(lambda x, y: x > y, a, b)
+
+
+def ge(a, b):
+    return _no_grad_binary(lambda x, y: x >= y, a, b)
+
+
+def logical_and(a, b):
+    return _no_grad_binary(lambda x, y: x.astype(bool) & y.astype(bool), a, b)
+
+
+def logical_or(a, b):
+    return _no_grad_binary(lambda x, y: x.astype(bool) | y.astype(bool), a, b)
+
+
+def logical_xor(a, b):
+    return _no_grad_binary(lambda x, y: x.astype(bool) ^ y.astype(bool), a, b)
+
+
+def bitwise_and(a, b):
+    return _no_grad_binary(lambda x, y: x & y, a, b)
+
+
+def bitwise_or(a, b):
+    return _no_grad_binary(lambda x, y: x | y, a, b)
+
+
+def logical_not(x):
+    return Tensor._make(~x.data.astype(bool))
+
+
+def isnan(x):
+    return Tensor._make(backend.get_array_module(x.data).isnan(x.data))
+
+
+def isinf(x):
+    return Tensor._make(backend.get_array_module(x.data).isinf(x.data))
+
+
+def isfinite(x):
+    return Tensor._make(backend.get_array_module(x.data).isfinite(x.data))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _no_grad_binary(lambda x, y: backend.get_array_module(x).isclose(
+        x, y, rtol=rtol, atol=atol, equal_nan=equal_nan), a, b)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+
+
+def equal(a, b) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return tuple(a.shape) == tuple(b.shape) and bool((a.data == b.data).all())

@@ -1,0 +1,293 @@
+"""Elementwise maths: exp, log, sqrt, trig, activations, clamp, maximum/minimum, where."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember import backend
+from ember.autograd.function import Function
+from ember.ops.arithmetic import _binary, div, mul, promote
+from ember.tensor import Tensor
+
+
+class Exp(Function):
+    def forward(self, x):
+        y = self.xp.exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Log(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.log(x)
+
+    def backward(self, gy):
+        return gy / self.saved[0]
+
+
+class Log1p(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.log1p(x)
+
+    def backward(self, gy):
+        return gy / (1 + self.saved[0])
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        y = self.xp.sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        return gy / (2 * self.saved[0])
+
+
+class Rsqrt(Function):
+    def forward(self, x):
+        y = 1 / self.xp.sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y = self.saved[0]
+        return gy * -0.5 * y * y * y
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.abs(x)
+
+    def backward(self, gy):
+        return gy * self.xp.sign(self.saved[0])
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.sin(x)
+
+    def backward(self, gy):
+        return gy * self.xp.cos(self.saved[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.cos(x)
+
+    def backward(self, gy):
+        return -gy * self.xp.sin(self.saved[0])
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = self.xp.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y = self.saved[0]
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # exp of -|x| never overflows, and each branch keeps full relative precision
+        e = self.xp.exp(-self.xp.abs(x))
+        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y = self.saved[0]
+        return gy * y * (1 - y)
+
+
+class Relu(Function):
+    def forward(self, x):
+        y = self.xp.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        return gy * (self.saved[0] > 0)
+
+
+class Clamp(Function):
+    def forward(self, x, *, min=None, max=None):
+        self.save_for_backward(x)
+        self.bounds = (min, max)
+        return self.xp.clip(x, min, max) if (min is not None or max is not None) else x.copy()
+
+    def backward(self, gy):
+        x, (lo, hi) = self.saved[0], self.bounds
+        keep = True
+        if lo is not None:
+            keep = x >= lo
+        if hi is not None:
+            keep = keep & (x <= hi)
+        return gy * keep
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved
+        # ties share the gradient equally, as in PyTorch
+        wa = (a > b) + 0.5 * (a == b)
+        return gy * wa, gy * (1 - wa)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved
+        wa = (a < b) + 0.5 * (a == b)
+        return gy * wa, gy * (1 - wa)
+
+
+class Where(Function):
+    def forward(self, a, b, *, condition):
+        self.condition = condition
+        return self.xp.where(condition, a, b)
+
+    def backward(self, gy):
+        c = self.condition
+        zero = gy.dtype.type(0)
+        return (self.xp.where(c, gy, zero) if self.needs_input_grad[0] else None,
+                self.xp.where(c, zero, gy) if self.needs_input_grad[1] else None)
+
+
+class Cumsum(Function):
+    def forward(self, x, *, dim):
+        self.dim = dim
+        return self.xp.cumsum(x, axis=dim)
+
+    def backward(self, gy):
+        xp, d = self.xp, self.dim
+        return xp.flip(xp.cumsum(xp.flip(gy, d), axis=d), d)
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def log1p(x):
+    return Log1p.apply(x)
+
+
+def log2(x):
+    return div(log(x), float(np.log(2)))
+
+
+def log10(x):
+    return div(log(x), float(np.log(10)))
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def rsqrt(x):
+    return Rsqrt.apply(x)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def sign(x):
+    """-1, 0 or 1 elementwise; its gradient is zero."""
+    return Tensor._make(backend.get_array_module(x.data).sign(x.data))
+
+
+def sin(x):
+    return Sin.apply(x)
+
+
+def cos(x):
+    return Cos.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    return Relu.apply(x)
+
+
+def clamp(x, min=None, max=None):
+    """Limit values to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(x, min=min, max=max)
+
+
+clip = clamp
+
+
+def maximum(a, b):
+    return _binary(Maximum, a, b)
+
+
+def minimum(a, b):
+    return _binary(Minimum, a, b)
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    a, b = promote(a, b)
+    return Where.apply(a, b, condition=cond.astype(bool, copy=False))
+
+
+def masked_fill(x, mask, value):
+    """``value`` where ``mask`` is true, else ``x``."""
+    return where(mask, value, x)
+
+
+def cumsum(x, dim):
+    return Cumsum.apply(x, dim=dim)
+
+
+def _no_grad_unary(name):
+    def op(x):
+        return Tensor._make(getattr(backend.get_array_module(x.data), name)(x.data))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}; piecewise constant, so no gradient flows."
+    return op
+
+
+floor = _no_grad_unary("floor")
+ceil = _no_grad_unary("ceil")
+round = _no_grad_unary("round")
+
+

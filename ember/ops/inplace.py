@@ -1,0 +1,57 @@
+"""In-place writes that never corrupt autograd.
+
+``x += y`` inside a graph is recorded as the out-of-place op on an alias of ``x``'s old
+value; the result is then written into ``x``'s array and ``x`` takes over the new node.
+Every write bumps ``x``'s version counter, so a backward that needs the overwritten value
+raises a clear error instead of computing a wrong gradient.
+"""
+from __future__ import annotations
+
+from ember.autograd.grad_mode import _enabled
+from ember.tensor import Tensor
+
+
+def _check_leaf(x):
+    if x.requires_grad and x.grad_fn is None and _enabled[0]:
+        raise RuntimeError(
+            f"a leaf tensor of shape {tuple(x.shape)} that requires grad is used in an "
+            "in-place operation; do it under `with ember.no_grad():` (e.g. parameter "
+            "updates) or use the out-of-place form")
+
+
+def _write(x, array):
+    if array.shape != x.data.shape:
+        raise ValueError(f"in-place result of shape {tuple(array.shape)} cannot be written "
+                         f"into a tensor of shape {tuple(x.data.shape)}")
+    if array.dtype != x.data.dtype and array.dtype.kind == "f" and x.data.dtype.kind in "biu":
+        raise TypeError(f"result dtype {array.dtype} cannot be written in place into a "
+                        f"tensor of dtype {x.data.dtype}")
+    x.data[...] = array
+    x._version[0] += 1
+
+
+def inplace(x, op, *args):
+    """Compute ``op(x, *args)`` and write it into ``x``; returns ``x``."""
+    _check_leaf(x)
+    recording = _enabled[0] and (x.requires_grad or any(
+        isinstance(a, Tensor) and a.requires_grad for a in args))
+    if not recording:
+        _write(x, op(x.detach(), *args).data)
+        return x
+    alias = Tensor._make(x.data, x.requires_grad)
+    alias.grad_fn, alias._out_idx, alias._version = x.grad_fn, x._out_idx, x._version
+    out = op(alias, *args)
+    _write(x, out.data)
+    x.grad_fn, x._out_idx, x.requires_grad = out.grad_fn, out._out_idx, True
+    return x
+
+
+def fill_(x, value):
+    """Fill ``x`` with a number or an array-like of its shape (outside the graph)."""
+    _check_leaf(x)
+    if x.requires_grad and _enabled[0]:
+        raise RuntimeError("fill_/zero_/normal_/uniform_ on a tensor in a graph; do it under "
+                           "`with ember.no_grad():`")
+    x.data[...] = value.data if isinstance(value, Tensor) else value
+    x._version[0] += 1
+    return x

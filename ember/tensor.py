@@ -1,0 +1,501 @@
+"""Tensor: an array (NumPy or CuPy) plus what autograd needs to know about it.
+
+``Tensor.data`` is the raw array (unlike PyTorch, where ``.data`` is a detached tensor; use
+``.detach()`` for that). Every method that computes is one line calling ``ember.ops``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ember import backend
+
+
+def _as_array(data, dtype=None, device=None):
+    """Build an array from Python data, NumPy/CuPy arrays or Tensors (PyTorch's dtype rules:
+    Python floats become the default dtype, ints int64, bools bool)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    if isinstance(data, (np.ndarray, np.generic)) or (
+            backend.cupy is not None and isinstance(data, backend.cupy.ndarray)):
+        arr = data
+    else:
+        arr = np.asarray(_to_host_list(data))
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                arr = arr.astype(backend.get_default_dtype())
+            elif arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64)
+            elif arr.dtype.kind not in "bc":
+                raise TypeError(f"cannot make a tensor from {type(data).__name__} "
+                                f"(array of dtype {arr.dtype})")
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    if device is not None:
+        arr = backend.to_device(arr, device)
+    elif not isinstance(arr, np.ndarray) and isinstance(arr, np.generic):
+        arr = np.asarray(arr)
+    return arr
+
+
+def _to_host_list(data):
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        return [_to_host_list(d) for d in data]
+    if isinstance(data, Tensor):
+        return backend.to_numpy(data.data)
+    return data
+
+
+class Tensor:
+    """An n-dimensional array that records the operations done on it for backpropagation.
+
+    Create tensors with :func:`ember.tensor`, :func:`ember.zeros`, :func:`ember.randn`, ...
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_out_idx", "_version",
+                 "_hooks", "__weakref__")
+    __array_priority__ = 1000  # NumPy scalars on the left defer to our reflected operators
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        self.data = _as_array(data, dtype, device)
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._out_idx = 0
+        self._version = [0]
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array, requires_grad=False):
+        """Wrap an array without checks (the hot path of every op)."""
+        t = object.__new__(cls)
+        t.data = np.asarray(array) if isinstance(array, np.generic) else array
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = None
+        t._out_idx = 0
+        t._version = [0]
+        t._hooks = None
+        return t
+
+    # --- autograd ---------------------------------------------------------------------
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients, "
+                               f"got dtype {self.data.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) only applies to leaf tensors; "
+                               "use .detach() for a tensor computed from others")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires grad."""
+        from ember.autograd.engine import run_backward
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad and has no "
+                               "grad_fn: no input of the computation had requires_grad=True")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar output, got "
+                                   f"shape {self.shape}; pass gradient= of the same shape")
+            g = self.data.dtype.type(1) * backend.get_array_module(self.data).ones_like(self.data)
+        else:
+            g = _as_array(gradient).astype(self.data.dtype, copy=True)
+            if g.shape != self.data.shape:
+                raise RuntimeError(f"backward(): gradient of shape {g.shape} does not match the "
+                                   f"tensor's shape {self.data.shape}")
+        run_backward([self], [g], retain_graph=retain_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad) -> Tensor | None`` when this tensor's gradient is computed;
+        a returned tensor replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self.grad_fn is None:
+            self._hooks = (self._hooks or []) + [hook]
+        else:
+            self.grad_fn.register_hook(self._out_idx, hook)
+        return hook
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (explainability needs it)."""
+        if self.grad_fn is None:
+            return
+        import weakref
+        ref = weakref.ref(self)
+
+        def keep(g):
+            t = ref()
+            if t is not None:
+                g = g.data.copy()
+                if t.grad is None:
+                    t.grad = Tensor._make(g)
+                else:
+                    t.grad.data = t.grad.data + g
+        self.grad_fn.register_hook(self._out_idx, keep)
+
+    def detach(self):
+        """A tensor sharing this one's data, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # --- properties -------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        return Size(self.data.shape) if dim is None else self.data.shape[dim]
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def T(self):
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return _ops.transpose(self, -2, -1)
+
+    def element_size(self):
+        return self.data.itemsize
+
+    # --- conversion -------------------------------------------------------------------
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        if self.device.type != "cpu":
+            raise TypeError(f"can't convert a {self.device} tensor to NumPy; use .cpu() first")
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def to(self, *args, dtype=None, device=None, copy=False):
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (str, backend.Device)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None and backend.Device(device) != self.device:
+            out = _ops.to_device(out, backend.Device(device))
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = _ops.cast(out, np.dtype(dtype))
+        if copy and out is self:
+            out = _ops.clone(self)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(
+            device, int) else device)
+
+    def type(self, dtype=None):
+        return str(self.dtype) if dtype is None else self.to(dtype=dtype)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def half(self):
+        return self.to(dtype=np.float16)
+
+    def long(self):
+        return self.to(dtype=np.int64)
+
+    def int(self):
+        return self.to(dtype=np.int32)
+
+    def bool(self):
+        return self.to(dtype=np.bool_)
+
+    def clone(self):
+        return _ops.clone(self)
+
+    def contiguous(self):
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("can't convert a tensor that requires grad to a NumPy array; "
+                               "use tensor.detach()")
+        arr = backend.to_numpy(self.data)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self):
+        return _format(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of one element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # --- arithmetic ---------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    # in place: a += b records correctly or refuses clearly (see ops.inplace)
+    def __iadd__(self, other):
+        return _ops.inplace(self, _ops.add, other)
+
+    def __isub__(self, other):
+        return _ops.inplace(self, _ops.sub, other)
+
+    def __imul__(self, other):
+        return _ops.inplace(self, _ops.mul, other)
+
+    def __itruediv__(self, other):
+        return _ops.inplace(self, _ops.div, other)
+
+    def add_(self, other, alpha=1):
+        return _ops.inplace(self, _ops.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return _ops.inplace(self, _ops.sub, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return _ops.inplace(self, _ops.mul, other)
+
+    def div_(self, other):
+        return _ops.inplace(self, _ops.div, other)
+
+    def pow_(self, exponent):
+        return _ops.inplace(self, _ops.pow, exponent)
+
+    def clamp_(self, min=None, max=None):
+        return _ops.inplace(self, lambda x: _ops.clamp(x, min, max))
+
+    def relu_(self):
+        return _ops.inplace(self, _ops.relu)
+
+    def copy_(self, src):
+        return _ops.inplace(self, _ops.copy_from, src)
+
+    def zero_(self):
+        return _ops.fill_(self, 0)
+
+    def fill_(self, value):
+        return _ops.fill_(self, value)
+
+    def uniform_(self, a=0.0, b=1.0):
+        return _ops.fill_(self, _ops.random_uniform(self.shape, a, b, self.dtype, self.device))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return _ops.fill_(self, _ops.random_normal(self.shape, mean, std, self.dtype,
+                                                   self.device))
+
+    def __setitem__(self, key, value):
+        _ops.setitem(self, key, value)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    # --- comparisons and logic (no gradient) --------------------------------------------
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other) if self.dtype == np.bool_ else \
+            _ops.bitwise_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other) if self.dtype == np.bool_ else \
+            _ops.bitwise_or(self, other)
+
+    def __xor__(self, other):
+        return _ops.logical_xor(self, other)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+
+class Size(tuple):
+    """A shape, as PyTorch's ``torch.Size``: a tuple that prints as ``ember.Size([2, 3])``."""
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self):
+        return f"ember.Size({list(self)})"
+
+
+def _format(t: Tensor) -> str:
+    arr = backend.to_numpy(t.data)
+    body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                           threshold=1000, edgeitems=3, suppress_small=False)
+    extras = []
+    default = arr.dtype in (backend.get_default_dtype(), np.int64, np.bool_)
+    if arr.size == 0:
+        extras.append(f"size={tuple(arr.shape)}")
+    if not default:
+        extras.append(f"dtype=ember.{arr.dtype}")
+    if t.device.type != "cpu":
+        extras.append(f"device='{t.device}'")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Number)
+
+
+from ember import ops as _ops  # noqa: E402  (ops import Tensor; Tensor's methods call ops)
+
+# Methods that are the op itself, with the tensor as first argument (x.exp() is exp(x)).
+for _name in (
+        "exp", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "abs", "sign", "sin", "cos",
+        "tanh", "sigmoid", "relu", "clamp", "clip", "maximum", "minimum", "neg", "reciprocal",
+        "square", "pow", "add", "sub", "mul", "div", "matmul", "floor", "ceil", "round",
+        "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod",
+        "logsumexp", "norm", "all", "any", "cumsum",
+        "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "flatten",
+        "unflatten", "expand", "expand_as", "repeat", "split", "chunk", "flip", "roll",
+        "view_as", "reshape_as", "gather", "scatter_add", "index_select", "masked_fill",
+        "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
+        "isnan", "isinf", "isfinite", "softmax", "log_softmax", "allclose"):
+    setattr(Tensor, _name, getattr(_ops, _name))
