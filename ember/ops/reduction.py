@@ -2,6 +2,7 @@
 softmax and log_softmax (fused: the composed backward is unstable or twice as costly)."""
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -21,7 +22,7 @@ def _axes(dim, ndim):
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     out = []
     for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
         out.append(d % ndim if ndim else 0)
     return tuple(sorted(set(out)))

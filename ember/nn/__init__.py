@@ -1,0 +1,5 @@
+"""Neural-network building blocks: Module, Parameter, layers, losses, init, functional."""
+from ember.nn.parameter import Buffer, Parameter  # noqa: F401
+from ember.nn.modules import *  # noqa: F401,F403
+from ember.nn.modules import Module  # noqa: F401
+from ember.nn import functional, init  # noqa: F401,E402

@@ -1,0 +1,29 @@
+"""Parameter: a tensor that a Module registers as trainable."""
+from __future__ import annotations
+
+from ember.tensor import Tensor, _as_array
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad and is registered when assigned to a Module."""
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = _as_array([])
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        self.requires_grad = bool(requires_grad) and self.data.dtype.kind in "fc"
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Buffer(Tensor):
+    """Marks a tensor to register as a (persistent by default) buffer when assigned."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data, persistent=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        self.persistent = persistent

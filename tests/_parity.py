@@ -1,0 +1,104 @@
+"""PyTorch parity helpers: the same function on ember and torch, compared value by value.
+
+``check_op`` feeds identical random inputs to both frameworks, compares the outputs, then
+backpropagates one shared random upstream gradient (an all-ones gradient would hide a
+missing ``* gy`` or a wrong transpose) and compares every input's gradient.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import ember
+
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-5)}
+
+
+def import_torch():
+    """torch, or a skip; under CI (``CI`` set) a missing torch is a failure, not a skip."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("torch is not installed (pip install torch==2.13.0)")
+    torch.set_num_threads(1)
+    return torch
+
+
+def random_inputs(shapes, dtype=np.float64, low=-2.0, high=2.0, seed=0, away_from=None):
+    """Arrays of ``shapes`` uniform in [low, high); ``away_from`` (e.g. 0) keeps values at
+    least 0.05 from a kink so that finite differences and ties are unambiguous."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in shapes:
+        a = rng.uniform(low, high, size=s)
+        if away_from is not None:
+            near = np.abs(a - away_from) < 0.05
+            a[near] = away_from + np.sign(a[near] - away_from + 1e-12) * 0.05
+        out.append(a.astype(dtype))
+    return out
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def assert_close(actual, expected, rtol, atol, what=""):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
+        err = np.abs(actual - expected)
+        i = np.unravel_index(np.nanargmax(err), err.shape) if err.ndim else ()
+        raise AssertionError(f"{what}: max abs error {np.nanmax(err):.3g} at {i}: "
+                             f"ember {actual[i]!r} vs torch {expected[i]!r}")
+
+
+def check_op(ember_fn, torch_fn=None, shapes=((3, 4),), inputs=None, dtype=np.float64,
+             low=-2.0, high=2.0, grad=True, rtol=None, atol=None, away_from=None,
+             requires_grad=None, seed=0):
+    """Compare ``ember_fn(*xs)`` with ``torch_fn(*xs)`` (default: the same function) in
+    values and in the gradient of every float input."""
+    torch = import_torch()
+    torch_fn = torch_fn or ember_fn
+    arrays = inputs if inputs is not None else random_inputs(shapes, dtype, low, high, seed,
+                                                             away_from)
+    tol = dict(TOL[np.dtype(dtype).type])
+    tol.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
+    needs = requires_grad or [grad and np.asarray(a).dtype.kind == "f" for a in arrays]
+    ex = [ember.tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    tx = [torch.tensor(np.array(a), requires_grad=n) for a, n in zip(arrays, needs)]
+    eo, to = _flat(ember_fn(*ex)), _flat(torch_fn(*tx))
+    assert len(eo) == len(to), f"{len(eo)} outputs vs torch's {len(to)}"
+    for i, (e, t) in enumerate(zip(eo, to)):
+        assert_close(e.detach().numpy(), t.detach().numpy(), what=f"output {i}", **tol)
+        assert e.dtype == np.dtype(str(t.dtype).replace("torch.", "")), \
+            f"output {i}: dtype {e.dtype} vs torch {t.dtype}"
+    if not any(needs):
+        return
+    rng = np.random.default_rng(seed + 1)
+    e_loss, t_loss = 0, 0
+    for e, t in zip(eo, to):
+        if e.requires_grad:
+            g = rng.standard_normal(tuple(e.shape)).astype(e.dtype)
+            e_loss = e_loss + (e * ember.tensor(g)).sum()
+            t_loss = t_loss + (t * torch.tensor(g)).sum()
+    e_loss.backward()
+    t_loss.backward()
+    for i, (e, t, n) in enumerate(zip(ex, tx, needs)):
+        if n:
+            tg = np.zeros(e.shape) if t.grad is None else t.grad.numpy()
+            eg = np.zeros(e.shape) if e.grad is None else e.grad.numpy()
+            assert_close(eg, tg, what=f"gradient of input {i}", **tol)
+
+
+def check_grad(fn, shapes=((3, 4),), inputs=None, low=-2.0, high=2.0, away_from=None,
+               seed=0, **kwargs):
+    """Finite-difference gradcheck in float64 of ``fn`` on random inputs."""
+    arrays = inputs if inputs is not None else random_inputs(shapes, np.float64, low, high,
+                                                             seed, away_from)
+    xs = [ember.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f") for a in arrays]
+    assert ember.autograd.gradcheck(fn, xs, **kwargs)
