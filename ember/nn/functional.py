@@ -7,3 +7,4 @@ from ember.ops.dropout import *  # noqa: F401,F403
 from ember.ops.loss import *  # noqa: F401,F403
 from ember.ops.norm import *  # noqa: F401,F403
 from ember.ops.pool import *  # noqa: F401,F403
+from ember.ops.upsample import *  # noqa: F401,F403
