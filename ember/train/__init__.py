@@ -1,0 +1,7 @@
+"""Training: the Trainer loop, metrics, callbacks and plots."""
+from ember.train.callbacks import (Callback, CSVLogger, EarlyStopping, JSONLLogger,  # noqa: F401
+                                   ModelCheckpoint, TensorBoardLogger)
+from ember.train.metrics import (RunningAverage, accuracy, confusion_matrix,  # noqa: F401
+                                 multilabel_precision_recall_f1, precision_recall_f1,
+                                 top_k_accuracy)
+from ember.train.trainer import NonFiniteLossError, Trainer  # noqa: F401

@@ -1,0 +1,177 @@
+"""What ``ember train / evaluate / predict`` do around the Trainer: turn a data set into
+normalised array loaders, write the run's plots, rebuild a model from a checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+import ember
+from ember.train import plots
+
+
+@dataclasses.dataclass
+class Loaders:
+    train: object
+    val: object
+    test: object
+    num_classes: int
+    in_channels: int
+    class_names: list
+    mean: float
+    std: float
+    image_size: tuple
+
+
+def images_of(dataset):
+    """(N, C, H, W) uint8 images and int64 labels of an array-backed data set."""
+    x = np.asarray(dataset.data)
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # NHWC -> NCHW
+    return x, np.asarray(dataset.targets, dtype=np.int64)
+
+
+def normalise(x_uint8, mean, std):
+    return ((x_uint8.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+
+class AugmentedLoader:
+    """Wrap a loader of (x, y) batches, applying a batch transform to x (training only)."""
+
+    def __init__(self, loader, transform):
+        self.loader, self.transform, self.dataset = loader, transform, loader.dataset
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield ember.tensor(self.transform(x.data)), y
+
+
+def make_loaders(train_set, test_set, cfg) -> Loaders:
+    from ember.data import DataLoader, TensorDataset, transforms
+    x_train, y_train = images_of(train_set)
+    x_test, y_test = images_of(test_set)
+    mean = float(x_train.mean() / 255.0)
+    std = float(x_train.std() / 255.0)
+    x_train, x_test = normalise(x_train, mean, std), normalise(x_test, mean, std)
+    num_classes = int(max(y_train.max(), y_test.max()) + 1)
+    # hold out a stratification-free random fraction for validation (seeded)
+    order = ember.randperm(len(x_train)).numpy()
+    n_val = int(round(cfg.val_fraction * len(x_train)))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    train = DataLoader(TensorDataset(x_train[train_idx], y_train[train_idx]),
+                       batch_size=cfg.batch_size, shuffle=True)
+    if cfg.augment:
+        h = x_train.shape[-1]
+        train = AugmentedLoader(train, transforms.Compose([
+            transforms.RandomCrop(h, padding=2), transforms.RandomHorizontalFlip()]))
+    val = DataLoader(TensorDataset(x_train[val_idx], y_train[val_idx]),
+                     batch_size=256) if n_val else None
+    test = DataLoader(TensorDataset(x_test, y_test), batch_size=256)
+    names = list(getattr(train_set, "classes", None) or [str(i) for i in range(num_classes)])
+    return Loaders(train, val, test, num_classes, x_train.shape[1], names, mean, std,
+                   tuple(x_train.shape[2:]))
+
+
+def finish_run(trainer, loaders, run_dir):
+    """Evaluate on the test set, write results.json and the plots; returns the result."""
+    result = trainer.evaluate(loaders.test, num_classes=loaders.num_classes, keep_examples=25)
+    summary = {k: result[k] for k in ("loss", "accuracy", "correct", "total")}
+    summary.update(checkpoint="last.ckpt", mean=loaders.mean, std=loaders.std,
+                   class_names=loaders.class_names, image_size=loaders.image_size)
+    with open(os.path.join(run_dir, "results.json"), "w") as f:
+        import json
+        json.dump(summary, f, indent=2)
+    plots.plot_curves(trainer.history, os.path.join(run_dir, "curves.png"))
+    plots.plot_lr(trainer.lrs, os.path.join(run_dir, "lr.png"))
+    plots.plot_confusion(result["confusion"], os.path.join(run_dir, "confusion.png"),
+                         loaders.class_names)
+    wrong = result["misclassified"]
+    plots.plot_misclassified([w[0] for w in wrong], [w[1] for w in wrong],
+                             [w[2] for w in wrong], os.path.join(run_dir, "misclassified.png"),
+                             loaders.class_names)
+    return result
+
+
+def load_run(checkpoint, device="cpu"):
+    """Rebuild (model, config, results) from a checkpoint written by ``ember train``."""
+    from ember import models
+    state = ember.load(checkpoint)
+    cfg = state["config"]
+    run_dir = os.path.dirname(os.path.abspath(checkpoint))
+    info_path = os.path.join(run_dir, "results.json")
+    info = {}
+    if os.path.exists(info_path):
+        import json
+        with open(info_path) as f:
+            info = json.load(f)
+    weights = state["model"]
+    first_conv = next(v for k, v in weights.items() if k.endswith("weight"))
+    fc_bias = [v for k, v in weights.items() if k.endswith("bias")][-1]
+    model = models.get_model(cfg["model"], num_classes=int(fc_bias.shape[0]),
+                             in_channels=int(first_conv.shape[1]))
+    model.load_state_dict(weights)
+    return model.to(device).eval(), cfg, info
+
+
+def evaluate_checkpoint(checkpoint, device="cpu"):
+    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing."""
+    from ember.data import DataLoader, TensorDataset, datasets
+    model, cfg, info = load_run(checkpoint, device)
+    test_set = datasets.get_dataset(cfg["data"], train=False, root=cfg.get("data_root") or None)
+    x, y = images_of(test_set)
+    mean, std = _stats(info, cfg)
+    loader = DataLoader(TensorDataset(normalise(x, mean, std), y), batch_size=256)
+    from ember.train.trainer import Trainer
+    trainer = Trainer(model, ember.nn.CrossEntropyLoss(), _NoOptimizer(),
+                                  device=device, progress=False)
+    return trainer.evaluate(loader)
+
+
+def _stats(info, cfg):
+    if "mean" not in info:
+        raise FileNotFoundError("results.json (with the normalisation statistics) is missing "
+                                "beside the checkpoint; keep the run folder together")
+    return info["mean"], info["std"]
+
+
+class _NoOptimizer:
+    param_groups = [{"lr": 0.0}]
+
+
+def read_image(path):
+    """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255]."""
+    if path.endswith(".npy"):
+        img = np.load(path, allow_pickle=False).astype(np.float32)
+    else:
+        import matplotlib.image as mpimg
+        img = mpimg.imread(path).astype(np.float32)
+        if img.max() <= 1.0:
+            img = img * 255.0
+    if img.ndim == 3:
+        img = img[..., :3].mean(-1) if img.shape[-1] in (3, 4) else img[0]
+    return img
+
+
+def predict_files(checkpoint, paths, k=3):
+    """[(path, [(class name, probability), ...]), ...] for image files."""
+    model, cfg, info = load_run(checkpoint)
+    mean, std = _stats(info, cfg)
+    names = info.get("class_names")
+    out = []
+    for path in paths:
+        img = read_image(path)
+        if img.shape != tuple(info.get("image_size", img.shape)):
+            raise ValueError(f"{path}: image of shape {img.shape}, but the model was trained "
+                             f"on {tuple(info['image_size'])} images")
+        x = ((img / 255.0 - mean) / std).astype(np.float32)[None, None]
+        with ember.no_grad():
+            probs = model(ember.tensor(x)).softmax(1).numpy()[0]
+        top = np.argsort(-probs)[:k]
+        out.append((path, [(names[i] if names else str(i), float(probs[i])) for i in top]))
+    return out
