@@ -4,7 +4,9 @@ from ember.ops import (cat, log_softmax, pad, relu, sigmoid, softmax, tanh)  # n
 from ember.ops.activation import *  # noqa: F401,F403
 from ember.ops.conv import *  # noqa: F401,F403
 from ember.ops.dropout import *  # noqa: F401,F403
+from ember.ops.linear import *  # noqa: F401,F403
 from ember.ops.loss import *  # noqa: F401,F403
 from ember.ops.norm import *  # noqa: F401,F403
 from ember.ops.pool import *  # noqa: F401,F403
+from ember.ops.sparse import *  # noqa: F401,F403
 from ember.ops.upsample import *  # noqa: F401,F403

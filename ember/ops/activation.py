@@ -1,2 +1,275 @@
-"""(being written)"""
-__all__ = []
+"""Activation functions under PyTorch's names (``F.relu``, ``F.gelu``, ...).
+
+Each Function here says in one line why it is not a composition of existing ops. Gradients
+at kinks follow PyTorch: relu, leaky_relu and prelu take the negative branch at 0, hardtanh
+passes no gradient at its bounds. ``inplace=True`` writes the result into the input through
+``ember.ops.inplace``, which records it correctly or refuses clearly; the Functions below
+never save their input array, so writing over it is safe.
+"""
+from __future__ import annotations
+
+import math
+
+from ember.autograd.function import Function
+from ember.ops.elementwise import Relu, sigmoid, tanh
+from ember.ops.inplace import inplace as _inplace
+from ember.ops.reduction import log_softmax, softmax
+from ember.ops.shape import reshape
+
+__all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "softplus",
+           "hardtanh", "sigmoid", "tanh", "softmax", "log_softmax", "maxout"]
+
+# SELU's constants (Klambauer et al., 2017), to the digits PyTorch uses
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _sigmoid(xp, x):
+    """Logistic function; exp of -|x| never overflows."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+class Hardtanh(Function):
+    """(a) piecewise-linear primitive: unlike clamp, no gradient flows at the bounds."""
+
+    def forward(self, x, *, min_val, max_val):
+        self.save_for_backward((x > min_val) & (x < max_val))
+        return self.xp.clip(x, min_val, max_val)
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class LeakyRelu(Function):
+    """(c) one pass and a boolean mask, where where(x > 0, x, a * x) keeps three arrays."""
+
+    def forward(self, x, *, negative_slope):
+        positive = x > 0
+        self.slope = negative_slope
+        self.save_for_backward(positive)
+        return self.xp.where(positive, x, x * negative_slope)
+
+    def backward(self, gy):
+        return self.xp.where(self.saved[0], gy, gy * self.slope)
+
+
+class Prelu(Function):
+    """(c) leaky relu with a learnt slope ``w`` (broadcast against ``x``) in one pass."""
+
+    def forward(self, x, w):
+        positive = x > 0
+        self.save_for_backward(positive, x if self.needs_input_grad[1] else None,
+                               w if self.needs_input_grad[0] else None)
+        return self.xp.where(positive, x, w * x)
+
+    def backward(self, gy):
+        positive, x, w = self.saved
+        zero = gy.dtype.type(0)
+        gx = self.xp.where(positive, gy, gy * w) if w is not None else None
+        gw = self.xp.where(positive, zero, gy * x) if x is not None else None
+        return gx, gw  # gw has x's shape: the engine sums it back onto w's
+
+
+class Elu(Function):
+    """(b) expm1 keeps precision near 0; the derivative reuses the exp from forward."""
+
+    def forward(self, x, *, alpha, scale):
+        xp = self.xp
+        positive = x > 0
+        em1 = xp.expm1(xp.minimum(x, 0))  # minimum: no overflow on the unused branch
+        if self.needs_input_grad[0]:
+            self.save_for_backward(xp.where(positive, scale, (em1 + 1) * (alpha * scale)))
+        y = xp.where(positive, x, em1 * alpha)
+        if scale != 1:
+            y *= scale
+        return y
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Gelu(Function):
+    """(a) needs erf, which ember has no op for; forward shares Phi(x) with the derivative."""
+
+    def forward(self, x, *, approximate):
+        xp = self.xp
+        if approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = xp.tanh(k * (x + 0.044715 * x ** 3))
+            y = 0.5 * x * (1 + t)
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        else:
+            cdf = 0.5 * (1 + erf(xp, x * math.sqrt(0.5)))
+            y = x * cdf
+            d = cdf + x * xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        self.save_for_backward(d if self.needs_input_grad[0] else None)
+        return y
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Silu(Function):
+    """(c) one pass saving one array, where x * sigmoid(x) keeps x and sigmoid(x)."""
+
+    def forward(self, x):
+        s = _sigmoid(self.xp, x)
+        if self.needs_input_grad[0]:
+            self.save_for_backward(s * (1 + x * (1 - s)))
+        return x * s
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Softplus(Function):
+    """(b) max(z, 0) + log1p(exp(-|z|)) never overflows; linear above the threshold."""
+
+    def forward(self, x, *, beta, threshold):
+        xp = self.xp
+        z = x * beta
+        linear_part = z > threshold
+        if self.needs_input_grad[0]:
+            self.save_for_backward(xp.where(linear_part, 1, _sigmoid(xp, z)))
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(linear_part, x, soft)
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+def _apply(fn, x, inplace, **config):
+    """``fn.apply(x, **config)``, written into ``x`` when ``inplace``."""
+    if inplace:
+        return _inplace(x, lambda t: fn.apply(t, **config))
+    return fn.apply(x, **config)
+
+
+def relu(input, inplace=False):
+    """max(x, 0) elementwise."""
+    return _apply(Relu, input, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Clamp to [min_val, max_val]; no gradient flows outside the open interval."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    return _apply(Hardtanh, input, inplace, min_val=min_val, max_val=max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6) elementwise."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope * x otherwise."""
+    return _apply(LeakyRelu, input, inplace, negative_slope=negative_slope)
+
+
+def prelu(input, weight):
+    """Leaky relu with a learnt slope per channel (dim 1), or one slope shared by all.
+
+    ``weight`` has one element or ``input.shape[1]`` elements.
+    """
+    n, channels = weight.numel(), input.shape[1] if input.ndim >= 2 else 1
+    if n != 1 and n != channels:
+        raise ValueError(f"prelu: weight has {n} elements but the input (shape "
+                         f"{tuple(input.shape)}) has {channels} channels in dim 1; expected "
+                         f"1 or {channels}")
+    if n != 1:
+        weight = reshape(weight, (n,) + (1,) * (input.ndim - 2))  # (C,) -> (C, 1, ..., 1)
+    elif weight.ndim != 0:
+        weight = reshape(weight, ())
+    return Prelu.apply(input, weight)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return _apply(Elu, input, inplace, alpha=alpha, scale=1.0)
+
+
+def selu(input, inplace=False):
+    """Scaled ELU with the self-normalising constants of Klambauer et al. (2017)."""
+    return _apply(Elu, input, inplace, alpha=SELU_ALPHA, scale=SELU_SCALE)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF; ``approximate="tanh"`` uses Hendrycks and
+    Gimpel's tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return _apply(Silu, input, inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def maxout(input, pool_size, dim=1):
+    """Max over groups of ``pool_size`` consecutive entries along ``dim`` (Goodfellow et al.,
+    2013): a ``(N, C * pool_size, ...)`` input gives ``(N, C, ...)``.
+
+    Group ``j`` holds entries ``j * pool_size`` to ``j * pool_size + pool_size - 1``; ties
+    share the gradient equally.
+    """
+    if input.ndim == 0:
+        raise ValueError("maxout: expected an input with at least one dimension, got a scalar")
+    d = dim % input.ndim
+    n = input.shape[d]
+    if pool_size < 1 or n % pool_size:
+        raise ValueError(f"maxout: dim {dim} of the input (shape {tuple(input.shape)}) has "
+                         f"size {n}, which is not a multiple of pool_size={pool_size}")
+    shape = tuple(input.shape[:d]) + (n // pool_size, pool_size) + tuple(input.shape[d + 1:])
+    return input.reshape(shape).amax(d + 1)  # (.., C * k, ..) -> (.., C, k, ..) -> (.., C, ..)
+
+
+# --- erf, for the exact GELU -------------------------------------------------------------
+# NumPy has no erf, so it is evaluated from two polynomials fitted (Chebyshev interpolation,
+# then converted to powers) for this file: erf(z) = z * A(t) with t = z^2 / 2 - 1 for |z| < 2,
+# and erf(z) = 1 - exp(-z^2) * B(t) with t = (|z| - 4) / 2 for 2 <= |z| < 6, B fitting the
+# scaled complement exp(z^2) * erfc(z). Beyond 6, erf is +-1 to double precision. The
+# relative error is below 1e-14 over the whole line (tests check it against math.erf).
+_ERF_A = (-5.2145887950752096e-11, -1.3381326864008539e-10, 1.39368833944657e-09,
+          -8.654338738538111e-09, 6.080227704959215e-08, -4.044513446298509e-07,
+          2.476110869136666e-06, -1.3946317396850733e-05, 7.180087522948353e-05,
+          -0.000335143516477149, 0.001405091454604419, -0.005234875839532774,
+          0.01712834456830532, -0.0486627774488581, 0.11947913861000357,
+          -0.2611118609312534, 0.6749332360396539)
+_ERF_B = (2.154084898749075e-09, -6.705405160762901e-09, 8.180766663451194e-09,
+          -2.093407838544326e-08, 8.263566384556945e-08, -2.3253324254019175e-07,
+          6.0404378769805e-07, -1.6188794604523362e-06, 4.313746596160634e-06,
+          -1.1274961343540395e-05, 2.9011971998889143e-05, -7.352012850505974e-05,
+          0.0001833076531706963, -0.0004493271613013702, 0.0010819615613966074,
+          -0.002557084146580743, 0.005925639503062719, -0.013449456615036933,
+          0.029861732979931725, -0.06476701219002845, 0.13699945762506124)
+
+
+def _horner(coefficients, t):
+    acc = t * coefficients[0]
+    acc += coefficients[1]
+    for c in coefficients[2:]:
+        acc *= t
+        acc += c
+    return acc
+
+
+def erf(xp, z):
+    """The error function of array ``z`` (NumPy or CuPy), elementwise, in z's dtype."""
+    small = _horner(_ERF_A, xp.minimum(z * z, 4) * 0.5 - 1) * z
+    a = xp.abs(z)
+    tail = a >= 2
+    if not tail.any():
+        return small
+    at = a[tail]
+    big = 1 - xp.exp(-at * at) * _horner(_ERF_B, (xp.minimum(at, 6) - 4) * 0.5)
+    small[tail] = xp.where(at < 6, big, 1) * xp.sign(z[tail])
+    return small

@@ -23,9 +23,12 @@ class BackwardHookState:
         self.inputs_need_grad = False
 
     def wrap_inputs(self, args):
-        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.n_inputs = len(idx)
-        self.inputs_need_grad = any(args[i].requires_grad for i in idx)
+        tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_inputs = len(tensors)
+        # only inputs that require grad are wrapped; the others get None in grad_input
+        idx = [i for i in tensors if args[i].requires_grad]
+        self.slots = [tensors.index(i) for i in idx]
+        self.inputs_need_grad = bool(idx)
         if not self.inputs_need_grad:
             return args
         outs = _Identity.apply(*[args[i] for i in idx], on_backward=self._on_input_grads)
@@ -57,6 +60,10 @@ class BackwardHookState:
         return gys
 
     def _on_input_grads(self, gys):
-        grad_input = self._call_hooks(tuple(Tensor._make(g) for g in gys))
-        return tuple(None if g is None else g.data if isinstance(g, Tensor) else g
-                     for g in grad_input)
+        full = [None] * self.n_inputs
+        for slot, g in zip(self.slots, gys):
+            full[slot] = Tensor._make(g)
+        grad_input = self._call_hooks(tuple(full))
+        return tuple(None if grad_input[s] is None else grad_input[s].data
+                     if isinstance(grad_input[s], Tensor) else grad_input[s]
+                     for s in self.slots)

@@ -212,8 +212,9 @@ class Module:
 
     # --- modes and bulk changes ---------------------------------------------------------
     def train(self, mode=True):
-        for m in self.modules():
-            m.__dict__["training"] = bool(mode)
+        self.__dict__["training"] = bool(mode)
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self):
@@ -264,6 +265,9 @@ class Module:
             self._apply_to_tensors(lambda a: backend.to_device(a, dev))
         if dtype is not None:
             dtype = np.dtype(dtype)
+            if dtype.kind not in "fc":
+                raise TypeError(f"{type(self).__name__}.to() only accepts floating dtypes, "
+                                f"got {dtype}")
             self._apply_to_tensors(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
         return self
 
@@ -286,7 +290,8 @@ class Module:
     def state_dict(self, prefix="", keep_vars=False):
         """An ordered dict ``name -> Tensor`` of parameters and persistent buffers."""
         out = OrderedDict()
-        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip(".")):
+        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip("."),
+                                                  remove_duplicate=False):
             base = f"{mod_prefix}." if mod_prefix else ""
             for name, p in mod._parameters.items():
                 if p is not None:

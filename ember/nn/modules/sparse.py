@@ -1,2 +1,101 @@
-"""(being written)"""
-__all__ = []
+"""Embedding: a lookup table of learnt vectors, indexed by integers."""
+from __future__ import annotations
+
+from ember.autograd.grad_mode import no_grad
+from ember.nn import init
+from ember.nn.modules.module import Module
+from ember.nn.parameter import Parameter
+from ember.ops.creation import empty
+from ember.ops.sparse import embedding
+from ember.tensor import Tensor
+
+__all__ = ["Embedding"]
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` vectors of size ``embedding_dim``, looked up by index.
+
+    Args:
+        num_embeddings: number of rows (the vocabulary size).
+        embedding_dim: size of each vector.
+        padding_idx: a row that stays at zero at initialisation and gets no gradient
+            (negative values count from the end).
+        max_norm: renormalise looked-up rows whose ``norm_type``-norm exceeds it, in place.
+        norm_type: the p of that norm (default 2).
+        scale_grad_by_freq: divide gradients by each index's frequency in the batch.
+        sparse: must be False (sparse gradients are not supported).
+
+    Shape: integer input ``(*)`` -> ``(*, embedding_dim)``.
+
+    Parameter: ``weight (num_embeddings, embedding_dim)`` from N(0, 1), as in PyTorch.
+
+    Example:
+        >>> import ember
+        >>> table = ember.nn.Embedding(10, 3, padding_idx=0)
+        >>> table(ember.tensor([[1, 2, 0]])).shape
+        ember.Size([1, 3, 3])
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device=None, dtype=None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"[-{num_embeddings}, {num_embeddings - 1}]")
+            padding_idx %= num_embeddings
+        if sparse:
+            raise ValueError("Embedding: sparse=True (sparse gradients) is not supported")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype,
+                                          device=device), requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {tuple(_weight.shape)}, "
+                                 f"expected ({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+        """An Embedding holding a copy of the 2-D tensor ``embeddings``; frozen (no
+        gradient) unless ``freeze=False``."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{tuple(embeddings.shape)}")
+        rows, dim = embeddings.shape
+        return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=Tensor(embeddings.data.copy()), _freeze=freeze)
+
+    def forward(self, input):
+        if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+            what = input.dtype if isinstance(input, Tensor) else type(input).__name__
+            raise TypeError(f"{self._describe()}: expected an integer index tensor, got {what}")
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
+
+    def _describe(self):
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s

@@ -1,0 +1,73 @@
+"""Embedding lookup: rows of a weight matrix picked by integer indices."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember import backend
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+__all__ = ["embedding"]
+
+
+class Embedding(Function):
+    """(a) primitive: a row gather whose backward scatter-adds rows, skipping padding_idx."""
+
+    def forward(self, weight, *, indices, padding_idx, scale_grad_by_freq):
+        self.indices, self.weight_shape = indices, weight.shape
+        self.padding_idx, self.scale_grad_by_freq = padding_idx, scale_grad_by_freq
+        return self.xp.take(weight, indices, axis=0)
+
+    def backward(self, gy):
+        xp = self.xp
+        idx = self.indices.reshape(-1)
+        g = gy.reshape(idx.size, -1)  # (*, D) -> (N, D)
+        if self.scale_grad_by_freq:
+            counts = xp.bincount(idx, minlength=self.weight_shape[0])
+            g = g / counts[idx][:, None].astype(g.dtype)
+        gw = xp.zeros(self.weight_shape, gy.dtype)
+        backend.index_add(gw, idx, g)
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw
+
+
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """Scale, in place and outside the graph, the rows of ``weight`` listed in ``idx`` whose
+    ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (PyTorch's 1e-7 included)."""
+    xp = backend.get_array_module(weight.data)
+    rows = xp.unique(idx.reshape(-1))
+    w = weight.data[rows]
+    norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
+    weight.data[rows] = w * scale[:, None]
+    weight._version[0] += 1
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` at the integer indices ``input``.
+
+    ``padding_idx`` gets no gradient; ``max_norm`` renormalises the looked-up rows of
+    ``weight`` in place first; ``scale_grad_by_freq`` divides each row's gradient by how
+    often its index occurs in the batch.
+
+    Shape: input ``(*)`` integers, weight ``(V, D)`` -> ``(*, D)``.
+    """
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    num = weight.shape[0]
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for a weight with "
+                         f"{num} rows (valid: 0 to {num - 1})")
+    if sparse:
+        raise ValueError("embedding: sparse=True (sparse gradients) is not supported; "
+                         "use sparse=False")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += num
+    if max_norm is not None:
+        _renorm_rows(weight, idx, max_norm, norm_type)
+    return Embedding.apply(weight, indices=idx, padding_idx=padding_idx,
+                           scale_grad_by_freq=scale_grad_by_freq)
