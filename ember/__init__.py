@@ -11,6 +11,7 @@ from ember.backend import (Device, bool_, cuda_available, float16, float32, floa
                            manual_seed, set_default_dtype, set_rng_state, uint8)
 from ember.ops import *  # noqa: F401,F403  (the op functions: ember.exp, ember.cat, ...)
 from ember import autograd, ops  # noqa: E402
+from ember import optim  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -30,3 +31,7 @@ class cuda:  # noqa: N801  (mirrors torch.cuda)
     """``ember.cuda.is_available()`` and ``ember.cuda.device_count()``."""
     is_available = staticmethod(cuda_available)
     device_count = staticmethod(backend.cuda_device_count)
+from ember.io.checkpoint import save, load  # noqa: E402
+from ember import data, nn  # noqa: E402
+from ember.summary import summary  # noqa: E402
+from ember import models  # noqa: E402

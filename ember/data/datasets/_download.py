@@ -1,0 +1,139 @@
+"""Finding data set files, downloading them with checksums, and the errors users read.
+
+Where ember looks, in order: the ``root`` argument, ``$EMBER_DATA``, ``~/.cache/ember`` (each
+as ``<dir>``, ``<dir>/<Folder>`` and ``<dir>/<Folder>/raw``, so a torchvision ``root`` works),
+then system copies such as Debian's ``/usr/share/datasets``. Downloads go to the first of
+``root``, ``$EMBER_DATA``, ``~/.cache/ember`` and are verified before they are kept.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+__all__ = ["DatasetNotFoundError", "DatasetIntegrityError", "data_roots", "file_digest",
+           "locate", "download_url", "read_maybe_gzip"]
+
+DOWNLOAD_TIMEOUT_S = 30
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is neither on disk nor downloadable; the message says where ember looked."""
+
+
+class DatasetIntegrityError(ValueError):
+    """A data set file is truncated, malformed or fails its checksum; the message names it."""
+
+
+def data_roots(root=None) -> list[Path]:
+    """The data folders, in look-up order: ``root``, ``$EMBER_DATA``, ``~/.cache/ember``."""
+    roots = [Path(root).expanduser()] if root is not None else []
+    if os.environ.get("EMBER_DATA"):
+        roots.append(Path(os.environ["EMBER_DATA"]).expanduser())
+    roots.append(Path.home() / ".cache" / "ember")
+    return roots
+
+
+def file_digest(path, algorithm="md5", data=None) -> str:
+    """Hex digest of a file (or of ``data`` bytes when given)."""
+    h = hashlib.new(algorithm)
+    if data is not None:
+        h.update(data)
+        return h.hexdigest()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_maybe_gzip(path) -> bytes:
+    """A file's bytes, gunzipped when it is gzip data (whatever its name says)."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetIntegrityError(f"{path}: corrupt gzip data ({e}); delete the file and "
+                                    "download or install it again") from None
+
+
+def _find_file(directory: Path, name: str):
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _search(directories, names):
+    for directory in directories:
+        paths = [_find_file(directory, name) for name in names]
+        if all(paths):
+            return paths
+    return None
+
+
+def _candidates(root, folder, system_dirs):
+    dirs = []
+    for base in data_roots(root):
+        dirs += [base, base / folder, base / folder / "raw"]
+    return dirs + [Path(d) for d in system_dirs]
+
+
+def locate(title, folder, names, root=None, download=True, fetch=None, system_dirs=(),
+           hint=""):
+    """The paths of ``names`` (each may also be gzipped as ``name.gz``) in the first folder
+    holding all of them; else, when ``download``, ``fetch(target_dir)`` puts them in
+    ``target_dir``; else :class:`DatasetNotFoundError` saying where ember looked."""
+    searched = _candidates(root, folder, system_dirs)
+    found = _search(searched, names)
+    if found:
+        return found
+    problem = "downloading is off (download=False)"
+    if download and fetch is not None:
+        target = data_roots(root)[0]
+        try:
+            fetch(target)
+            found = _search([target, target / folder], names)
+            if found:
+                return found
+            problem = f"the download into {target} did not produce them"
+        except (OSError, DatasetIntegrityError) as e:
+            problem = f"the download into {target} failed: {e}"
+    looked = "\n".join(f"  {d}" for d in dict.fromkeys(searched))
+    raise DatasetNotFoundError(
+        f"{title} not found: ember looked for {', '.join(names)} (or .gz) in\n{looked}\n"
+        f"and {problem}.\n{hint}"
+        "Or put the files in one of those folders, or point EMBER_DATA or root= at them.")
+
+
+def download_url(urls, destination, md5) -> Path:
+    """Download the first working URL of ``urls`` to ``destination`` and check its MD5; a
+    partial or corrupt download never takes the final name."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    part = destination.with_name(destination.name + ".part")
+    errors = []
+    for url in urls:
+        try:
+            h = hashlib.md5()
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                    open(part, "wb") as f:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    h.update(chunk)
+                    f.write(chunk)
+            if h.hexdigest() != md5:
+                raise DatasetIntegrityError(f"{url}: MD5 {h.hexdigest()} is not the official "
+                                            f"{md5}")
+            os.replace(part, destination)
+            return destination
+        except (OSError, urllib.error.URLError, DatasetIntegrityError) as e:
+            errors.append(f"{url}: {getattr(e, 'reason', e)}")
+        finally:
+            part.unlink(missing_ok=True)
+    raise OSError("; ".join(errors))
