@@ -34,6 +34,7 @@ class TrainConfig:
     name: str = ""
     out_dir: str = "runs"
     data_root: str = ""
+    limit: int = 0
     progress: bool = True
 
 
@@ -254,6 +255,8 @@ def build_parser():
     t.add_argument("--name", help="run folder name under --out-dir")
     t.add_argument("--out-dir", dest="out_dir", help="where run folders go (default runs)")
     t.add_argument("--data-root", dest="data_root", help="where to look for data files")
+    t.add_argument("--limit", type=int, help="use a random N training / N/5 test images "
+                   "(quick runs)")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars")
     t.add_argument("--config", help="a YAML or JSON file of the options above")

@@ -38,38 +38,34 @@ def normalise(x_uint8, mean, std):
     return ((x_uint8.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
 
 
-class AugmentedLoader:
-    """Wrap a loader of (x, y) batches, applying a batch transform to x (training only)."""
-
-    def __init__(self, loader, transform):
-        self.loader, self.transform, self.dataset = loader, transform, loader.dataset
-
-    def __len__(self):
-        return len(self.loader)
-
-    def __iter__(self):
-        for x, y in self.loader:
-            yield ember.tensor(self.transform(x.data)), y
+def limit(x, y, n, seed=0):
+    """A seeded random ``n``-item subset (for quick runs; ``--limit``), or everything."""
+    if not n or n >= len(x):
+        return x, y
+    keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
+    return x[keep], y[keep]
 
 
 def make_loaders(train_set, test_set, cfg) -> Loaders:
-    from ember.data import DataLoader, TensorDataset, transforms
-    x_train, y_train = images_of(train_set)
-    x_test, y_test = images_of(test_set)
+    from ember.data import ArrayDataset, DataLoader, TensorDataset, transforms
+    x_train, y_train = limit(*images_of(train_set), cfg.limit)
+    x_test, y_test = limit(*images_of(test_set), cfg.limit // 5)
     mean = float(x_train.mean() / 255.0)
     std = float(x_train.std() / 255.0)
     x_train, x_test = normalise(x_train, mean, std), normalise(x_test, mean, std)
     num_classes = int(max(y_train.max(), y_test.max()) + 1)
-    # hold out a stratification-free random fraction for validation (seeded)
+    # hold out a random (seeded) fraction of the training set for validation
     order = ember.randperm(len(x_train)).numpy()
     n_val = int(round(cfg.val_fraction * len(x_train)))
     val_idx, train_idx = order[:n_val], order[n_val:]
-    train = DataLoader(TensorDataset(x_train[train_idx], y_train[train_idx]),
+    augment = None
+    if cfg.augment:  # on normalised arrays: pad with the value black pixels have
+        h, w = x_train.shape[-2:]
+        augment = transforms.Compose([transforms.RandomCrop((h, w), padding=2,
+                                                            fill=-mean / std),
+                                      transforms.RandomHorizontalFlip()])
+    train = DataLoader(ArrayDataset(x_train[train_idx], y_train[train_idx], augment),
                        batch_size=cfg.batch_size, shuffle=True)
-    if cfg.augment:
-        h = x_train.shape[-1]
-        train = AugmentedLoader(train, transforms.Compose([
-            transforms.RandomCrop(h, padding=2), transforms.RandomHorizontalFlip()]))
     val = DataLoader(TensorDataset(x_train[val_idx], y_train[val_idx]),
                      batch_size=256) if n_val else None
     test = DataLoader(TensorDataset(x_test, y_test), batch_size=256)
@@ -124,7 +120,7 @@ def evaluate_checkpoint(checkpoint, device="cpu"):
     from ember.data import DataLoader, TensorDataset, datasets
     model, cfg, info = load_run(checkpoint, device)
     test_set = datasets.get_dataset(cfg["data"], train=False, root=cfg.get("data_root") or None)
-    x, y = images_of(test_set)
+    x, y = limit(*images_of(test_set), cfg.get("limit", 0) // 5)
     mean, std = _stats(info, cfg)
     loader = DataLoader(TensorDataset(normalise(x, mean, std), y), batch_size=256)
     from ember.train.trainer import Trainer
