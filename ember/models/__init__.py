@@ -1,0 +1,58 @@
+"""The CNN architectures of the lessons, by name.
+
+``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
+Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
+submodule names, so their state_dict keys equal torchvision's.
+"""
+from __future__ import annotations
+
+import difflib
+
+from ember.models.alexnet import AlexNet, alexnet
+from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
+from ember.models.lenet import LeNet5, lenet5
+from ember.models.resnet import (
+    CifarResNet,
+    ResNet,
+    resnet18,
+    resnet20,
+    resnet32,
+    resnet34,
+    resnet44,
+    resnet50,
+    resnet56,
+    resnet101,
+    resnet110,
+    resnet152,
+)
+from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+
+__all__ = ["VGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "ResNet",
+           "get_model", "googlenet_loss", "list_models"]
+
+_BUILDERS = {f.__name__: f for f in (
+    lenet5, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
+    googlenet, resnet18, resnet34, resnet50, resnet101, resnet152,
+    resnet20, resnet32, resnet44, resnet56, resnet110)}
+__all__ += list(_BUILDERS)
+
+
+def list_models():
+    """The registered model names, sorted."""
+    return sorted(_BUILDERS)
+
+
+def get_model(name, **kwargs):
+    """Build the model called ``name`` (case-insensitive) with the builder's keyword
+    arguments (``num_classes``, ``in_channels``, ...).
+
+    Raises:
+        ValueError: for an unknown name, suggesting the closest registered ones.
+    """
+    key = name.lower().replace("-", "")
+    if key not in _BUILDERS:
+        close = difflib.get_close_matches(key, _BUILDERS, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint} (ember.models.list_models() lists "
+                         f"all {len(_BUILDERS)})")
+    return _BUILDERS[key](**kwargs)
