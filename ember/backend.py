@@ -101,7 +101,8 @@ class Device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self):
-        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
 
 
 CPU = Device("cpu")
@@ -136,6 +137,12 @@ def to_numpy(array) -> np.ndarray:
     if cupy is not None and isinstance(array, cupy.ndarray):
         return cupy.asnumpy(array)
     return np.asarray(array)
+
+
+def memory_owner(array):
+    """The object owning ``array``'s memory: the same for an array and all its views."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
 
 
 # --- random numbers: one generator per device ------------------------------------------

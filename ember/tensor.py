@@ -108,7 +108,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output, got "
                                    f"shape {self.shape}; pass gradient= of the same shape")
-            g = self.data.dtype.type(1) * backend.get_array_module(self.data).ones_like(self.data)
+            g = backend.get_array_module(self.data).ones_like(self.data)
         else:
             g = _as_array(gradient).astype(self.data.dtype, copy=True)
             if g.shape != self.data.shape:
@@ -118,18 +118,22 @@ class Tensor:
 
     def register_hook(self, hook):
         """Call ``hook(grad) -> Tensor | None`` when this tensor's gradient is computed;
-        a returned tensor replaces the gradient."""
+        a returned tensor replaces the gradient. Returns a handle: ``handle.remove()``."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         if self.grad_fn is None:
-            self._hooks = (self._hooks or []) + [hook]
-        else:
-            self.grad_fn.register_hook(self._out_idx, hook)
-        return hook
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            return _HookHandle(self._hooks, hook)
+        return _HookHandle(self.grad_fn.register_hook(self._out_idx, hook), hook)
 
     def retain_grad(self):
-        """Keep ``.grad`` on this non-leaf tensor after backward (explainability needs it)."""
-        if self.grad_fn is None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (explainability needs it);
+        it holds the gradient after every hook, as in PyTorch."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that does not require grad")
+        if self.grad_fn is None or self.retains_grad:
             return
         import weakref
         ref = weakref.ref(self)
@@ -142,11 +146,21 @@ class Tensor:
                     t.grad = Tensor._make(g)
                 else:
                     t.grad.data = t.grad.data + g
+        keep.retains_grad = True
         self.grad_fn.register_hook(self._out_idx, keep)
 
+    @property
+    def retains_grad(self) -> bool:
+        if self.grad_fn is None:
+            return False
+        hooks = self.grad_fn.__dict__.get("_hooks", {}).get(self._out_idx, ())
+        return any(getattr(h, "retains_grad", False) for h in hooks)
+
     def detach(self):
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._make(self.data)
+        """A tensor sharing this one's data (and version counter), cut from the graph."""
+        t = Tensor._make(self.data)
+        t._version = self._version
+        return t
 
     def detach_(self):
         self.grad_fn = None
@@ -447,6 +461,17 @@ class Tensor:
         return _ops.logical_not(self)
 
 
+class _HookHandle:
+    """Returned by :meth:`Tensor.register_hook`; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
 class Size(tuple):
     """A shape, as PyTorch's ``torch.Size``: a tuple that prints as ``ember.Size([2, 3])``."""
 
@@ -457,13 +482,38 @@ class Size(tuple):
         return f"ember.Size({list(self)})"
 
 
+def _float_formatter(arr):
+    """PyTorch's choice of float format: ``1.`` when every value is whole, ``1.5000``
+    otherwise, scientific when the magnitudes span too much; padded to one width."""
+    if arr.size > 1000:  # summarised: only the printed corners (3 per end) matter
+        for axis, n in enumerate(arr.shape):
+            if n > 6:
+                arr = np.take(arr, [0, 1, 2, n - 3, n - 2, n - 1], axis=axis)
+    flat = arr.reshape(-1)
+    finite = flat[np.isfinite(flat)].astype(np.float64)
+    nonzero = np.abs(finite[finite != 0])
+    big, small = (nonzero.max(), nonzero.min()) if nonzero.size else (0.0, 0.0)
+    if np.all(finite == np.round(finite)):
+        spec = "{:.4e}" if big > 1e8 else "{:.0f}."
+    else:
+        spec = "{:.4e}" if big / max(small, 1e-300) > 1000 or big > 1e8 or small < 1e-4 \
+            else "{:.4f}"
+
+    def fmt(v):
+        return spec.format(v) if np.isfinite(v) else str(v)
+    width = max((len(fmt(v)) for v in flat), default=0)
+    return lambda v: fmt(v).rjust(width)
+
+
 def _format(t: Tensor) -> str:
     arr = backend.to_numpy(t.data)
-    body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                           threshold=1000, edgeitems=3, suppress_small=False)
+    formatter = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
+    body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000,
+                           edgeitems=3, max_line_width=81, formatter=formatter)
+    body = body.replace(", ..., ", ",  ..., ")  # PyTorch pads the elision like a number
     extras = []
     default = arr.dtype in (backend.get_default_dtype(), np.int64, np.bool_)
-    if arr.size == 0:
+    if arr.size == 0 and arr.shape != (0,):
         extras.append(f"size={tuple(arr.shape)}")
     if not default:
         extras.append(f"dtype=ember.{arr.dtype}")

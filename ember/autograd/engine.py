@@ -49,10 +49,13 @@ def _parents(node):
 
 
 def _check_versions(node):
-    for version, expected, what in node.__dict__.get("_versions", ()):
+    for version, expected, k, shape in node.__dict__.get("_versions", ()):
         if version[0] != expected:
+            n = len(node.inputs)
+            what = f"input {k}" if k < n else f"output {k - n}"
             raise RuntimeError(
-                f"{node.name}: one of the values saved for the gradient ({what}) was modified "
+                f"{node.name}: one of the values saved for the gradient ({what} of shape "
+                f"{tuple(shape)}) was modified "
                 f"by an in-place operation (version {expected} -> {version[0]}). Use the "
                 "out-of-place form (x = x + y instead of x += y), or .clone() first.")
 
@@ -73,7 +76,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
     """
     capture = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     captured = None if inputs is None else [None] * len(inputs)
-    owned = set()  # ids of arrays already stored in some .grad (to copy before sharing)
+    borrowed = set()  # ids of arrays stored in some .grad without a copy during this pass
     grads = {}
 
     def deliver(t, g):
@@ -89,7 +92,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
                 i = capture[id(t)]
                 captured[i] = g if captured[i] is None else captured[i] + g
         else:
-            _accumulate_leaf(t, g, owned)
+            _accumulate_leaf(t, g, borrowed)
 
     order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None])
     for root, g in zip(roots, root_grads):
@@ -129,16 +132,21 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
     return captured
 
 
-def _accumulate_leaf(t, g, owned):
+def _accumulate_leaf(t, g, borrowed):
     if not t.requires_grad:
         return
     if t._hooks:
         g = _run_hooks(t._hooks, g)
     if t.grad is None:
         # Own the memory: later accumulations and optimizers may write into it in place.
-        if g.base is not None or id(g) in owned:
+        if g.base is not None or id(g) in borrowed:
             g = g.copy()
-        owned.add(id(g))
+        else:
+            borrowed.add(id(g))  # kept without a copy; other nodes may still hold it
         t.grad = Tensor._make(g)
+    elif id(t.grad.data) in borrowed:
+        # the array may also be an upstream gradient still waiting in this pass
+        borrowed.discard(id(t.grad.data))
+        t.grad.data = t.grad.data + g
     else:
         t.grad.data += g

@@ -42,7 +42,12 @@ class Function:
         return f"<{self.name}>"
 
     def register_hook(self, out_idx, hook):
-        self.__dict__.setdefault("_hooks", {}).setdefault(out_idx, []).append(hook)
+        hooks = self.__dict__.setdefault("_hooks", {}).setdefault(out_idx, [])
+        if hooks and getattr(hooks[-1], "retains_grad", False):
+            hooks.insert(len(hooks) - 1, hook)  # retain_grad sees the final gradient
+        else:
+            hooks.append(hook)
+        return hooks
 
     @classmethod
     def apply(cls, *inputs, **config):
@@ -73,12 +78,10 @@ class Function:
                     o.grad_fn = fn
                     o._out_idx = i
             saved = fn.__dict__.get("saved")
-            if saved:
-                fn._versions = [
-                    (t._version, t._version[0], f"{'output' if k >= len(inputs) else 'input'} "
-                     f"{k if k < len(inputs) else k - len(inputs)} of shape {tuple(t.data.shape)}")
-                    for k, t in enumerate((*inputs, *outs))
-                    if isinstance(t, Tensor) and any(s is t.data for s in saved)]
+            if saved:  # remember the versions of saved tensors (the message is built lazily)
+                fn._versions = [(t._version, t._version[0], k, t.data.shape)
+                                for k, t in enumerate((*inputs, *outs))
+                                if isinstance(t, Tensor) and any(s is t.data for s in saved)]
         return outs if type(ys) is tuple else outs[0]
 
 

@@ -11,12 +11,22 @@ def is_grad_enabled() -> bool:
     return _enabled[0]
 
 
+def _wrap(func, make_mode):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with make_mode():
+            return func(*args, **kwargs)
+    return wrapper
+
+
 class set_grad_enabled:
-    """Turn graph recording on or off, as a call or as a context manager."""
+    """Turn graph recording on or off: as a call (effective at once), as a context manager
+    (restored on exit) or as a decorator ``@set_grad_enabled(False)``."""
 
     def __init__(self, mode: bool):
         self.prev = _enabled[0]
-        _enabled[0] = bool(mode)
+        self.mode = bool(mode)
+        _enabled[0] = self.mode
 
     def __enter__(self):
         return self
@@ -25,9 +35,20 @@ class set_grad_enabled:
         _enabled[0] = self.prev
         return False
 
+    def __call__(self, func):
+        _enabled[0] = self.prev  # decorating must not change the mode, only calling
+        return _wrap(func, lambda: set_grad_enabled(self.mode))
+
 
 class _GradMode:
     mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self  # `@no_grad` without parentheses
+
+    def __init__(self, func=None):
+        pass
 
     def __enter__(self):
         self.prev = _enabled[0]
@@ -40,11 +61,7 @@ class _GradMode:
 
     def __call__(self, func):
         """Use as a decorator: the function runs in this grad mode."""
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return func(*args, **kwargs)
-        return wrapper
+        return _wrap(func, self.__class__)
 
 
 class no_grad(_GradMode):

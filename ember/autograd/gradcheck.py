@@ -28,19 +28,19 @@ def _check_inputs(inputs):
 
 def numerical_jacobian(fn, inputs, i, eps):
     """d(outputs)/d(inputs[i]) by central differences, one column per input element."""
-    x = inputs[i].data
-    flat = x.reshape(-1)  # a view: perturbations below write into the input itself
+    x = inputs[i].data  # perturbed in place, element by element (any memory layout)
     cols = []
     with no_grad():
-        for k in range(flat.size):
-            orig = flat[k].item()
-            flat[k] = orig + eps
+        for k in range(x.size):
+            at = tuple(int(j) for j in np.unravel_index(k, x.shape))
+            orig = x[at].item()
+            x[at] = orig + eps
             plus = [backend.to_numpy(o.data).astype(np.float64).ravel()
                     for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
-            flat[k] = orig - eps
+            x[at] = orig - eps
             minus = [backend.to_numpy(o.data).astype(np.float64).ravel()
                      for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
-            flat[k] = orig
+            x[at] = orig
             cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
     return np.stack(cols, axis=1)  # (total output elements, input elements)
 
@@ -55,8 +55,9 @@ def analytical_jacobian(fn, inputs, i):
             if not o.requires_grad:
                 rows.append(np.zeros(inputs[i].numel()))
                 continue
-            seed = o.data.dtype.type(0) * backend.get_array_module(o.data).zeros_like(o.data)
-            seed.reshape(-1)[k] = 1
+            seed = backend.get_array_module(o.data).zeros(o.numel(), o.data.dtype)
+            seed[k] = 1
+            seed = seed.reshape(o.data.shape)
             g, = run_backward([o], [seed], retain_graph=True, inputs=[inputs[i]])
             rows.append(np.zeros(inputs[i].numel()) if g is None else
                         backend.to_numpy(g).astype(np.float64).ravel())
@@ -86,7 +87,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
             ok = not bad.any()
             if not ok:
                 o, k = map(int, np.argwhere(bad)[0])
-                where = np.unravel_index(k, tuple(t.shape)) if t.ndim else ()
+                where = tuple(int(j) for j in np.unravel_index(k, tuple(t.shape)))
                 msg = (f"gradcheck: input {i} (shape {tuple(t.shape)}), element {where}, "
                        f"output element {o}: analytical {ana[o, k]:.10g} vs numerical "
                        f"{num[o, k]:.10g} ({int(bad.sum())} of {bad.size} entries differ)")

@@ -32,6 +32,8 @@ def result_type(*operands):
     for x in operands:
         if isinstance(x, Tensor):
             dtype, prio = x.data.dtype, 2 if x.data.ndim else 1
+        elif hasattr(x, "ndim") and not isinstance(x, np.generic):  # a raw array: as a tensor
+            dtype, prio = x.dtype, 2 if x.ndim else 1
         else:
             dtype, prio = _scalar_dtype(x), 0
         cat = _CATEGORY[dtype.kind]
@@ -127,14 +129,25 @@ class Pow(Function):
         xp = self.xp
         ga = gb = None
         if self.needs_input_grad[0]:
-            # b * a**(b-1), written so that a == 0 with b >= 1 gives no nan
-            ga = gy * b * a ** (b - 1)
+            # b * a**(b-1); PyTorch defines it as 0 where b == 0 (0 * 0**-1 would be nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
         if self.needs_input_grad[1]:
             # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = xp.log(xp.where(a == 0, 1, a))
             gb = gy * y * log_a
         return ga, gb
+
+
+class Remainder(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a % b  # Python's sign convention, as torch.remainder
+
+    def backward(self, gy):
+        a, b = self.saved
+        return gy, (-gy * self.xp.floor(a / b) if self.needs_input_grad[1] else None)
 
 
 def add(a, b, alpha=1):
@@ -194,7 +207,8 @@ def floor_divide(a, b):
 
 
 def remainder(a, b):
-    return _no_grad_binary(lambda x, y: x % y, a, b)
+    """``a - floor(a / b) * b``, with the sign of ``b``; differentiable for floats."""
+    return _binary(Remainder, a, b)
 
 
 def eq(a, b):

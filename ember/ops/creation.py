@@ -30,8 +30,8 @@ def _xp(device):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (lists, numbers, NumPy arrays, tensors)."""
     arr = _as_array(data, dtype, device)
-    if isinstance(data, (np.ndarray, Tensor)) or arr is getattr(data, "data", None):
-        arr = arr.copy()
+    if arr is data or (isinstance(data, Tensor) and arr is data.data):
+        arr = arr.copy()  # never share memory with the source (use as_tensor for that)
     return _new(arr, requires_grad)
 
 
@@ -119,7 +119,10 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    if high is None:
+    """Integers in ``[low, high)``: ``randint(low, high, size)`` or ``randint(high, size)``."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     gen = backend.generator(device or "cpu")
     dtype = np.dtype(np.int64 if dtype is None else dtype)

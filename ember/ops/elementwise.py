@@ -5,7 +5,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.ops.arithmetic import _binary, div, mul, promote
+from ember.ops.arithmetic import _binary, div, promote
 from ember.tensor import Tensor
 
 
@@ -64,7 +64,8 @@ class Abs(Function):
         return self.xp.abs(x)
 
     def backward(self, gy):
-        return gy * self.xp.sign(self.saved[0])
+        x = self.saved[0]
+        return gy * ((x > 0).astype(gy.dtype) - (x < 0))  # sign, but 0 at nan as in torch
 
 
 class Sin(Function):
@@ -116,7 +117,7 @@ class Relu(Function):
         return y
 
     def backward(self, gy):
-        return gy * (self.saved[0] > 0)
+        return self.xp.where(self.saved[0] <= 0, gy.dtype.type(0), gy)  # nan passes, as in torch
 
 
 class Clamp(Function):
@@ -135,6 +136,14 @@ class Clamp(Function):
         return gy * keep
 
 
+def _tie_split(xp, gy, a, b, loser_a, loser_b):
+    """PyTorch's maximum/minimum gradient: ties share it equally, the loser gets none (and
+    a nan compares as neither, so both sides get it)."""
+    zero = gy.dtype.type(0)
+    shared = xp.where(a == b, gy * 0.5, gy)
+    return xp.where(loser_a, zero, shared), xp.where(loser_b, zero, shared)
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -142,9 +151,7 @@ class Maximum(Function):
 
     def backward(self, gy):
         a, b = self.saved
-        # ties share the gradient equally, as in PyTorch
-        wa = (a > b) + 0.5 * (a == b)
-        return gy * wa, gy * (1 - wa)
+        return _tie_split(self.xp, gy, a, b, a < b, a > b)
 
 
 class Minimum(Function):
@@ -154,8 +161,7 @@ class Minimum(Function):
 
     def backward(self, gy):
         a, b = self.saved
-        wa = (a < b) + 0.5 * (a == b)
-        return gy * wa, gy * (1 - wa)
+        return _tie_split(self.xp, gy, a, b, a > b, a < b)
 
 
 class Where(Function):
@@ -180,16 +186,21 @@ class Cumsum(Function):
         return xp.flip(xp.cumsum(xp.flip(gy, d), axis=d), d)
 
 
+def _floating(x):
+    """Integer and bool tensors enter float maths as the default dtype, as in PyTorch."""
+    return x.to(backend.get_default_dtype()) if x.data.dtype.kind in "biu" else x
+
+
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(_floating(x))
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(_floating(x))
 
 
 def log1p(x):
-    return Log1p.apply(x)
+    return Log1p.apply(_floating(x))
 
 
 def log2(x):
@@ -201,11 +212,11 @@ def log10(x):
 
 
 def sqrt(x):
-    return Sqrt.apply(x)
+    return Sqrt.apply(_floating(x))
 
 
 def rsqrt(x):
-    return Rsqrt.apply(x)
+    return Rsqrt.apply(_floating(x))
 
 
 def abs(x):
@@ -218,19 +229,19 @@ def sign(x):
 
 
 def sin(x):
-    return Sin.apply(x)
+    return Sin.apply(_floating(x))
 
 
 def cos(x):
-    return Cos.apply(x)
+    return Cos.apply(_floating(x))
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
@@ -264,7 +275,7 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     a, b = promote(a, b)
     return Where.apply(a, b, condition=cond.astype(bool, copy=False))
 
@@ -275,6 +286,8 @@ def masked_fill(x, mask, value):
 
 
 def cumsum(x, dim):
+    if x.ndim == 0:  # dim 0 of a 0-d tensor, as PyTorch allows
+        return Cumsum.apply(x.reshape(1), dim=0).reshape(())
     return Cumsum.apply(x, dim=dim)
 
 

@@ -5,6 +5,8 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
+from ember.autograd.grad_mode import _enabled
+from ember.ops.shape import _view
 from ember.tensor import Tensor
 
 
@@ -119,7 +121,7 @@ def getitem(x, key):
     """``x[key]`` with ints, slices, None, ``...``, integer tensors and boolean masks."""
     key = _key(key, backend.get_array_module(x.data))
     try:
-        return GetItem.apply(x, key=key)
+        return _view(GetItem.apply(x, key=key), x)  # basic indexing gives a view
     except IndexError as e:
         raise IndexError(f"index {key!r} is invalid for a tensor of shape "
                          f"{tuple(x.shape)}: {e}") from None
@@ -129,8 +131,12 @@ def setitem(x, key, value):
     """``x[key] = value``: writes in place; inside a graph it is recorded as an op."""
     from ember.ops.inplace import inplace
     key = _key(key, backend.get_array_module(x.data))
-    value = value if isinstance(value, Tensor) else Tensor(
-        np.asarray(value, dtype=x.dtype), device=x.device)
+    if not isinstance(value, Tensor):
+        value = Tensor(np.asarray(value, dtype=x.dtype), device=x.device)
+    if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
+        x.data[key] = value.data  # outside any graph: write just the selected elements
+        x._version[0] += 1
+        return
     inplace(x, lambda t, v: SetItem.apply(t, v, key=key), value)
 
 

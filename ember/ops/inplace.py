@@ -8,6 +8,7 @@ raises a clear error instead of computing a wrong gradient.
 from __future__ import annotations
 
 from ember.autograd.grad_mode import _enabled
+from ember.backend import memory_owner
 from ember.tensor import Tensor
 
 
@@ -40,10 +41,22 @@ def inplace(x, op, *args):
         return x
     alias = Tensor._make(x.data, x.requires_grad)
     alias.grad_fn, alias._out_idx, alias._version = x.grad_fn, x._out_idx, x._version
-    out = op(alias, *args)
+    out = op(alias, *(alias if a is x else a for a in args))  # `x *= x`: both are the old x
+    _protect_saved(out.grad_fn, x)
     _write(x, out.data)
     x.grad_fn, x._out_idx, x.requires_grad = out.grad_fn, out._out_idx, True
     return x
+
+
+def _protect_saved(node, x):
+    """If the op kept ``x``'s old values for its backward (``x *= w`` keeps ``x`` for
+    ``w``'s gradient), give it private copies, since ``x``'s memory is about to be
+    overwritten; only then is a copy paid for."""
+    saved = node.__dict__.get("saved") if node is not None else None
+    owner = memory_owner(x.data)
+    if saved and any(memory_owner(s) is owner for s in saved):
+        node.saved = tuple(s.copy() if memory_owner(s) is owner else s for s in saved)
+        node._versions = [v for v in node._versions if v[0] is not x._version]
 
 
 def fill_(x, value):

@@ -1,6 +1,8 @@
 """Matrix products: matmul (batched, broadcasting, 1-D cases as in NumPy) and einsum."""
 from __future__ import annotations
 
+import string
+
 from ember.autograd.function import Function
 from ember.ops.arithmetic import promote
 
@@ -64,35 +66,53 @@ class Einsum(Function):
 
     def backward(self, gy):
         xp, ops = self.xp, self.saved
+        sizes = {}  # each letter's broadcast size (an operand may have 1 where others have n)
+        for subs, shape in zip(self.inputs_subs, self.shapes):
+            for c, n in zip(subs, shape):
+                sizes[c] = max(sizes.get(c, 1), n)
         grads = []
-        sizes = {c: n for subs, shape in zip(self.inputs_subs, self.shapes)
-                 for c, n in zip(subs, shape)}
         for i, subs in enumerate(self.inputs_subs):
             if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
             others = [s for j, s in enumerate(self.inputs_subs) if j != i]
             present = set(self.output).union(*others)
-            target = "".join(c for c in subs if c in present)
+            unique = "".join(dict.fromkeys(subs))  # "ii" (a diagonal) -> "i"
+            target = "".join(c for c in unique if c in present)
             g = xp.einsum(",".join([self.output] + others) + "->" + target,
                           gy, *[o for j, o in enumerate(ops) if j != i], optimize=True)
-            # letters summed away inside this operand alone: broadcast the gradient back
-            full = tuple(sizes[c] for c in subs)
-            g = g.reshape(tuple(sizes[c] if c in present else 1 for c in subs))
-            grads.append(xp.broadcast_to(g, full))
+            # letters summed away inside this operand alone get a size-1 axis; broadcasting
+            # to the full sizes restores them (the engine sums broadcast 1-axes back)
+            dims = iter(g.shape)
+            g = g.reshape(tuple(next(dims) if c in present else 1 for c in unique))
+            g = xp.broadcast_to(g, tuple(sizes[c] for c in unique))
+            grads.append(g if unique == subs else _spread_diagonal(xp, g, unique, subs, sizes))
         return tuple(grads)
 
 
+def _spread_diagonal(xp, g, unique, subs, sizes):
+    """A gradient over ``unique`` letters spread onto an operand with repeated ones ("ii"):
+    each repeat multiplies by an identity matrix, so only the diagonal gets gradient."""
+    spare = iter(c for c in string.ascii_letters if c not in subs)
+    seen, renamed, eyes = set(), "", []
+    for c in subs:
+        if c in seen:
+            renamed += next(spare)
+            eyes.append(c + renamed[-1])
+        else:
+            seen.add(c)
+            renamed += c
+    return xp.einsum(",".join([unique] + eyes) + "->" + renamed, g,
+                     *[xp.eye(sizes[e[0]], dtype=g.dtype) for e in eyes])
+
+
 def einsum(equation, *operands):
-    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; ``...`` is supported."""
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; ``...``, implicit output
+    and repeated letters (``"ii->i"``, a diagonal) are supported."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     operands = promote(*operands)
     inputs, output = _parse_einsum(equation.replace(" ", ""), [o.ndim for o in operands])
-    for subs, op in zip(inputs, operands):
-        if len(set(subs)) != len(subs):
-            raise ValueError(f"einsum: repeated index within one operand ({subs!r}) is not "
-                             "supported; take the diagonal first")
     return Einsum.apply(*operands, inputs=inputs, output=output)
 
 

@@ -6,10 +6,11 @@ import builtins
 import math
 from collections import namedtuple
 
+import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.ops.elementwise import maximum, minimum, sqrt
+from ember.ops.elementwise import maximum, minimum
 from ember.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -26,6 +27,13 @@ def _axes(dim, ndim):
             raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
         out.append(d % ndim if ndim else 0)
     return tuple(sorted(set(out)))
+
+
+def _lift(x, dim):
+    """``(tensor, axis)`` for a one-dim reduction; a 0-d tensor (dim 0 or -1) is lifted to
+    shape (1,), as PyTorch treats it, and callers drop that axis again."""
+    axes = _axes(dim, x.ndim)
+    return (x.reshape(1), 0) if x.ndim == 0 else (x, axes[0])
 
 
 def _keep(gy, axes, keepdim, ndim):
@@ -67,7 +75,23 @@ class Var(Function):
     def backward(self, gy):
         x = self.saved[0]
         gy = _keep(gy, self.axes, self.keepdim, x.ndim)
-        return gy * (2 / self.n) * (x - x.mean(axis=self.axes, keepdims=True))
+        scale = 2 / self.n if self.n else math.inf  # N - correction == 0: nan, as in torch
+        return gy * scale * (x - x.mean(axis=self.axes, keepdims=True))
+
+
+class Std(Var):
+    """sqrt(var) fused: PyTorch's gradient is 0 (not nan) where the std is 0."""
+
+    def forward(self, x, **config):
+        y = self.xp.sqrt(super().forward(x, **config))
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        y = self.y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = self.xp.where(y == 0, gy.dtype.type(0), gy / (2 * y))
+        return super().backward(g)
 
 
 class Prod(Function):
@@ -118,9 +142,11 @@ class AmaxAmin(Function):
                                                  if i not in axes))
 
     def backward(self, gy):
-        x, y = self.saved
+        xp, (x, y) = self.xp, self.saved
         mask = x == y
-        count = mask.sum(axis=self.axes, keepdims=True)
+        if xp.isnan(y).any():  # a nan is the max (and min): the gradient goes to it
+            mask |= xp.isnan(x) & xp.isnan(y)
+        count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
         return _keep(gy, self.axes, self.keepdim, x.ndim) * mask / count
 
 
@@ -145,6 +171,10 @@ class Norm(Function):
         ax = xp.abs(x)
         if p == math.inf:
             y = ax.max(axis=axes, keepdims=True)
+        elif p == -math.inf:
+            y = ax.min(axis=axes, keepdims=True)
+        elif p == 0:  # the number of non-zeros; its gradient is zero
+            y = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
         elif p == 1:
             y = ax.sum(axis=axes, keepdims=True)
         elif p == 2:
@@ -159,9 +189,12 @@ class Norm(Function):
         xp, (x, y), p = self.xp, self.saved, self.p
         gy = _keep(gy, self.axes, self.keepdim, x.ndim)
         safe_y = xp.where(y == 0, 1, y)
-        if p == math.inf:
+        if abs(p) == math.inf:
             mask = xp.abs(x) == y
-            return gy * xp.sign(x) * mask / mask.sum(axis=self.axes, keepdims=True)
+            count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
+            return gy * xp.sign(x) * mask / count
+        if p == 0:
+            return xp.zeros_like(x)
         if p == 1:
             return gy * xp.sign(x)
         if p == 2:
@@ -218,13 +251,15 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    return Std.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim,
+                     correction=_correction(unbiased, correction))
 
 
 def prod(x, dim=None, keepdim=False):
     if dim is None:
         return Prod.apply(x.reshape(-1), axis=0, keepdim=False)
-    return Prod.apply(x, axis=_axes(dim, x.ndim)[0], keepdim=keepdim)
+    x1, axis = _lift(x, dim)
+    return Prod.apply(x1, axis=axis, keepdim=keepdim and x.ndim > 0)
 
 
 def _max_min(x, dim, keepdim, largest):
@@ -232,7 +267,8 @@ def _max_min(x, dim, keepdim, largest):
         return (maximum if largest else minimum)(x, dim)
     if dim is None:
         return AmaxAmin.apply(x, axes=_axes(None, x.ndim), keepdim=False, largest=largest)
-    values, indices = MaxMinDim.apply(x, axis=_axes(dim, x.ndim)[0], keepdim=keepdim,
+    x1, axis = _lift(x, dim)
+    values, indices = MaxMinDim.apply(x1, axis=axis, keepdim=keepdim and x.ndim > 0,
                                       largest=largest)
     return values_indices(values, indices)
 
@@ -260,9 +296,9 @@ def _arg(x, dim, keepdim, func):
     if dim is None:
         out = func(x.data.reshape(-1))
         return Tensor._make(xp.asarray(out).reshape((1,) * x.ndim if keepdim else ()))
-    axis = _axes(dim, x.ndim)[0]
-    out = func(x.data, axis=axis)
-    return Tensor._make(xp.expand_dims(out, axis) if keepdim else out)
+    x1, axis = _lift(x, dim)
+    out = func(x1.data, axis=axis)
+    return Tensor._make(xp.expand_dims(out, axis) if keepdim and x.ndim else out)
 
 
 def argmax(x, dim=None, keepdim=False):
@@ -279,19 +315,24 @@ def logsumexp(x, dim, keepdim=False):
 
 
 def norm(x, p="fro", dim=None, keepdim=False):
-    """The p-norm over ``dim`` (all elements by default); p in {"fro", 1, 2, inf, any > 0}."""
+    """The p-norm over ``dim`` (all elements by default): p is "fro" (2), inf, -inf (the
+    largest / smallest magnitude), 0 (the count of non-zeros) or any other positive number."""
     p = 2 if p in ("fro", None) else float(p)
-    if p <= 0:
-        raise ValueError(f"norm: p must be positive, got {p}")
+    if p < 0 and p != -math.inf:
+        raise ValueError(f"norm: p must be positive, 0 or +-inf, got {p}")
     return Norm.apply(x, p=p, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 
 def softmax(x, dim):
-    return Softmax.apply(x, axis=_axes(dim, x.ndim)[0])
+    x1, axis = _lift(x, dim)
+    y = Softmax.apply(x1, axis=axis)
+    return y if x.ndim else y.reshape(())
 
 
 def log_softmax(x, dim):
-    return LogSoftmax.apply(x, axis=_axes(dim, x.ndim)[0])
+    x1, axis = _lift(x, dim)
+    y = LogSoftmax.apply(x1, axis=axis)
+    return y if x.ndim else y.reshape(())
 
 
 def all(x, dim=None, keepdim=False):

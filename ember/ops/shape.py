@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ember.backend import memory_owner
 from ember.autograd.function import Function
 from ember.ops.arithmetic import promote
 
@@ -23,6 +24,14 @@ def _sizes(args):
     return tuple(args)
 
 
+def _view(out, x):
+    """An output sharing ``x``'s memory shares its version counter too, as PyTorch's views
+    do: an in-place write through either one is then seen by values saved from the other."""
+    if memory_owner(out.data) is memory_owner(x.data):
+        out._version = x._version
+    return out
+
+
 class Reshape(Function):
     def forward(self, x, *, shape):
         self.shape = x.shape
@@ -38,7 +47,7 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, gy):
-        return gy.transpose(np.argsort(self.dims))
+        return gy.transpose(tuple(np.argsort(self.dims)))
 
 
 class Expand(Function):
@@ -140,7 +149,7 @@ def reshape(x, *shape):
     """A tensor of ``shape`` with the same elements (one entry may be -1)."""
     shape = _sizes(shape)
     try:
-        return Reshape.apply(x, shape=shape)
+        return _view(Reshape.apply(x, shape=shape), x)
     except ValueError:
         raise ValueError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                          f"{tuple(x.shape)} ({x.numel()} elements)") from None
@@ -161,14 +170,14 @@ def permute(x, *dims):
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of a "
                          f"tensor of shape {tuple(x.shape)}")
-    return Permute.apply(x, dims=dims)
+    return _view(Permute.apply(x, dims=dims), x)
 
 
 def transpose(x, dim0, dim1):
     dims = list(range(x.ndim))
     d0, d1 = _dim(dim0, x.ndim), _dim(dim1, x.ndim)
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute.apply(x, dims=tuple(dims))
+    return _view(Permute.apply(x, dims=tuple(dims)), x)
 
 
 swapaxes = transpose
@@ -181,20 +190,20 @@ def squeeze(x, dim=None):
     else:
         dims = {_dim(d, max(x.ndim, 1)) for d in ((dim,) if isinstance(dim, int) else dim)}
         new = tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1))
-    return Reshape.apply(x, shape=new)
+    return _view(Reshape.apply(x, shape=new), x)
 
 
 def unsqueeze(x, dim):
     d = _dim(dim, x.ndim + 1)
-    return Reshape.apply(x, shape=tuple(x.shape[:d]) + (1,) + tuple(x.shape[d:]))
+    return _view(Reshape.apply(x, shape=tuple(x.shape[:d]) + (1,) + tuple(x.shape[d:])), x)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
-        return Reshape.apply(x, shape=(1,))
+        return reshape(x, (1,))
     s, e = _dim(start_dim, x.ndim), _dim(end_dim, x.ndim)
     shape = tuple(x.shape)
-    return Reshape.apply(x, shape=shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+    return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def unflatten(x, dim, sizes):
@@ -208,11 +217,14 @@ def expand(x, *sizes):
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: {sizes} has fewer dims than the tensor's {tuple(x.shape)}")
+    if any(n == -1 for n in sizes[:lead]):
+        raise ValueError(f"expand: -1 (keep the size) is not allowed for the new leading dims "
+                         f"in {sizes}")
     shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
     for i, n in enumerate(x.shape):
         if n != 1 and n != shape[lead + i]:
             raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to {sizes}")
-    return Expand.apply(x, shape=shape)
+    return _view(Expand.apply(x, shape=shape), x)
 
 
 def expand_as(x, other):
@@ -231,9 +243,16 @@ def repeat(x, *reps):
     return Repeat.apply(x, reps=reps)
 
 
+def _non_empty(tensors, name):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{name}: expects a non-empty sequence of tensors")
+    return tensors
+
+
 def cat(tensors, dim=0):
     """Join tensors along an existing dim; all other dims must match."""
-    tensors = promote(*tensors)
+    tensors = promote(*_non_empty(tensors, "cat"))
     ref = tensors[0]
     d = _dim(dim, ref.ndim)
     for t in tensors[1:]:
@@ -249,7 +268,7 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dim."""
-    tensors = promote(*tensors)
+    tensors = promote(*_non_empty(tensors, "stack"))
     for t in tensors[1:]:
         if tuple(t.shape) != tuple(tensors[0].shape):
             raise ValueError(f"stack: expects tensors of one shape, got "
@@ -269,7 +288,7 @@ def split(x, split_size_or_sections, dim=0):
         if sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim}'s size {n}")
     bounds = list(np.cumsum(sizes)[:-1])
-    return Split.apply(x, bounds=bounds, axis=d)
+    return tuple(_view(t, x) for t in Split.apply(x, bounds=bounds, axis=d))
 
 
 def chunk(x, chunks, dim=0):
@@ -277,8 +296,9 @@ def chunk(x, chunks, dim=0):
     return split(x, max(1, -(-n // chunks)), dim)
 
 
-def flip(x, dims):
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+def flip(x, dims, *more):
+    """Reverse the order along ``dims``: ``flip(x, (0, 1))`` or ``x.flip(0, 1)``."""
+    dims = ((dims,) if isinstance(dims, int) else tuple(dims)) + more
     return Flip.apply(x, dims=tuple(_dim(d, x.ndim) for d in dims))
 
 
@@ -299,8 +319,9 @@ def pad(x, pad, mode="constant", value=0.0):
         raise ValueError(f"pad: unknown mode {mode!r}; expected one of {list(_PAD_MODES)}")
     k = len(pad) // 2
     widths = [(0, 0)] * (x.ndim - k) + [(pad[2 * i], pad[2 * i + 1]) for i in range(k)][::-1]
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise ValueError("pad: negative padding is not supported; slice the tensor instead")
+    if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative padding crops, as in torch
+        x = x[tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, x.shape))]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     return Pad.apply(x, widths=tuple(widths), mode=mode, value=value)
 
 

@@ -1,0 +1,286 @@
+"""Arithmetic (+ - * / **, reflected and in-place forms), comparisons, logic and dtype
+promotion against PyTorch, plus finite-difference gradchecks."""
+from functools import partial
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra import numpy as hnp
+
+import ember
+from _parity import check_grad, check_op, import_torch
+
+# shape pairs that exercise broadcasting in every way the engine has to undo
+PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((4, 1), (1, 5))]
+
+# name -> fn(module, a, b), the same code for ember and torch; low/high is the input domain
+BINARY = {
+    "add": (lambda m, a, b: a + b, -2, 2),
+    "sub": (lambda m, a, b: a - b, -2, 2),
+    "mul": (lambda m, a, b: a * b, -2, 2),
+    "div": (lambda m, a, b: a / (b + 3), -2, 2),  # b + 3 keeps the divisor in [1, 5]
+    "pow": (lambda m, a, b: a ** b, 0.5, 2),
+    "add_alpha": (lambda m, a, b: m.add(a, b, alpha=2.5), -2, 2),
+    "sub_alpha": (lambda m, a, b: m.sub(a, b, alpha=-1.5), -2, 2),
+    "fn_mul": (lambda m, a, b: m.mul(a, b), -2, 2),
+    "fn_div": (lambda m, a, b: m.div(a, b), 0.5, 2),
+    "fn_pow": (lambda m, a, b: m.pow(a, b), 0.5, 2),
+    "remainder": (lambda m, a, b: a % (b + 3), -2, 2),
+    "fn_remainder": (lambda m, a, b: m.remainder(a, b - 3), -2, 2),
+}
+
+# Python numbers on either side (the reflected dunders)
+SCALAR = {
+    "radd": lambda m, x: 2.5 + x,
+    "rsub": lambda m, x: 2.5 - x,
+    "rmul": lambda m, x: -1.5 * x,
+    "rdiv": lambda m, x: 2.0 / (x + 3),
+    "rpow": lambda m, x: 2.0 ** x,
+    "add_s": lambda m, x: x + 2,
+    "sub_s": lambda m, x: x - 0.5,
+    "mul_s": lambda m, x: x * 3,
+    "div_s": lambda m, x: x / 4,
+    "pow_2": lambda m, x: x ** 2,
+    "pow_3": lambda m, x: x ** 3,
+    "pow_half": lambda m, x: (x + 3) ** 0.5,
+    "pow_neg": lambda m, x: (x + 3) ** -1.5,
+    "neg": lambda m, x: -x,
+    "pos": lambda m, x: +x,
+    "square": lambda m, x: m.square(x),
+    "reciprocal": lambda m, x: m.reciprocal(x + 3),
+    "mul_self": lambda m, x: x * x,            # one tensor in both slots: gradients add up
+    "add_self": lambda m, x: x + x,
+    "div_self": lambda m, x: x / (x * x + 1),
+}
+
+
+def _inplace(op, m, a, b):
+    x = a * 1  # a non-leaf, so the in-place op is recorded in the graph
+    if op == "iadd":
+        x += b
+    elif op == "isub":
+        x -= b
+    elif op == "imul":
+        x *= b
+    elif op == "idiv":
+        x /= b + 3
+    elif op == "add_":
+        x.add_(b, alpha=2)
+    elif op == "sub_":
+        x.sub_(b)
+    elif op == "mul_":
+        x.mul_(b)
+    elif op == "div_":
+        x.div_(b + 3)
+    return x
+
+
+INPLACE = ["iadd", "isub", "imul", "idiv", "add_", "sub_", "mul_", "div_"]
+
+
+@pytest.mark.parametrize("shapes", PAIRS, ids=str)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_parity(name, shapes):
+    torch = import_torch()
+    fn, low, high = BINARY[name]
+    check_op(partial(fn, ember), partial(fn, torch), shapes=shapes, low=low, high=high)
+
+
+@pytest.mark.parametrize("shapes", PAIRS[1:3], ids=str)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_gradcheck(name, shapes):
+    fn, low, high = BINARY[name]
+    check_grad(partial(fn, ember), shapes=shapes, low=low, high=high)
+
+
+@pytest.mark.parametrize("name", list(SCALAR))
+def test_scalar_parity_and_gradcheck(name):
+    torch = import_torch()
+    fn = SCALAR[name]
+    check_op(partial(fn, ember), partial(fn, torch), shapes=[(3, 4)])
+    check_grad(partial(fn, ember), shapes=[(2, 3)])
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), ())], ids=str)
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_parity(op, shapes):
+    torch = import_torch()
+    check_op(partial(_inplace, op, ember), partial(_inplace, op, torch), shapes=shapes)
+    check_grad(partial(_inplace, op, ember), shapes=shapes)
+
+
+@pytest.mark.parametrize("op", ["iadd", "isub", "imul", "idiv"])
+def test_inplace_with_python_scalar(op):
+    torch = import_torch()
+
+    def f(m, a):
+        return _inplace(op, m, a, 1.5)
+    check_op(partial(f, ember), partial(f, torch))
+
+
+def test_inplace_keeps_identity_and_dtype():
+    x = ember.ones(3)
+    before = x
+    x += 1
+    x *= ember.tensor([1.0, 2.0, 3.0], dtype=ember.float64)  # float64 result cast back
+    assert x is before and x.dtype == ember.float32
+    np.testing.assert_allclose(x.numpy(), [2, 4, 6])
+    i = ember.tensor([1, 2])
+    with pytest.raises(TypeError, match="in place"):
+        i += 0.5  # as in torch: a float result cannot be written into an integer tensor
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
+                                                max_side=3))
+def test_broadcasting_property(shapes):
+    torch = import_torch()
+    a_shape, b_shape = shapes.input_shapes
+    for name in ("add", "sub", "mul", "div"):
+        fn, low, high = BINARY[name]
+        check_op(partial(fn, ember), partial(fn, torch), shapes=[a_shape, b_shape])
+        out = fn(ember, ember.zeros(a_shape), ember.zeros(b_shape))
+        assert tuple(out.shape) == shapes.result_shape
+
+
+# --- comparisons and logic: values and dtypes, no gradient ---------------------------
+
+COMPARE = {
+    "eq": lambda m, a, b: a == b, "ne": lambda m, a, b: a != b,
+    "lt": lambda m, a, b: a < b, "le": lambda m, a, b: a <= b,
+    "gt": lambda m, a, b: a > b, "ge": lambda m, a, b: a >= b,
+    "fn_ge": lambda m, a, b: m.ge(a, b), "fn_eq": lambda m, a, b: m.eq(a, b),
+    "scalar": lambda m, a, b: a > 0.5, "rscalar": lambda m, a, b: 0.5 < a,
+    "and": lambda m, a, b: (a > 0) & (b > 0), "or": lambda m, a, b: (a > 0) | (b > 0),
+    "xor": lambda m, a, b: (a > 0) ^ (b > 0), "not": lambda m, a, b: ~(a > b),
+    "logical_and": lambda m, a, b: m.logical_and(a, b),
+    "logical_or": lambda m, a, b: m.logical_or(a > 0, b),
+    "logical_xor": lambda m, a, b: m.logical_xor(a, b > 0),
+    "logical_not": lambda m, a, b: m.logical_not(a),
+    "isclose": lambda m, a, b: m.isclose(a, b + 1e-9),
+    "floor_divide": lambda m, a, b: a // (b.abs() + 1),
+    "remainder": lambda m, a, b: (a % (b.abs() + 1)) > 0.5,
+    "div_floor": lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="floor"),
+    "div_trunc": lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="trunc"),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPARE))
+def test_compare_and_logic(name):
+    torch = import_torch()
+    fn = COMPARE[name]
+    rng = np.random.default_rng(0)
+    a = np.round(rng.uniform(-2, 2, (4, 5)))  # rounded: ties make == and <= meaningful
+    b = np.round(rng.uniform(-2, 2, (5,)))
+    check_op(partial(fn, ember), partial(fn, torch), inputs=[a, b], grad=False)
+
+
+def test_comparison_integer_tensors():
+    torch = import_torch()
+    a, b = np.arange(6).reshape(2, 3), np.array([1, 3, 5])
+    for fn in (COMPARE["lt"], COMPARE["eq"], COMPARE["floor_divide"], COMPARE["remainder"]):
+        check_op(partial(fn, ember), partial(fn, torch), inputs=[a, b], grad=False)
+    assert ember.allclose(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 2.0 + 1e-9]))
+    assert ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2]))
+    assert not ember.equal(ember.tensor([1, 2]), ember.tensor([[1, 2]]))
+
+
+def test_comparisons_have_no_gradient():
+    x = ember.randn(3, requires_grad=True)
+    assert not (x > 0).requires_grad and (x > 0).dtype == ember.bool
+
+
+# --- dtype promotion (PyTorch's rules) -------------------------------------------------
+
+def _dtype_cases(torch):
+    e, t = ember, torch
+    return [  # (ember a, ember b, torch a, torch b)
+        (e.ones(2), e.ones(2), t.ones(2), t.ones(2)),
+        (e.ones(2), 2.5, t.ones(2), 2.5),
+        (2.5, e.ones(2), 2.5, t.ones(2)),
+        (e.ones(2), np.float64(2.0), t.ones(2), np.float64(2.0)),
+        (e.ones(2, dtype=e.float16), 2.5, t.ones(2, dtype=t.float16), 2.5),
+        (e.tensor([1, 2]), 2.5, t.tensor([1, 2]), 2.5),
+        (e.tensor([1, 2]), 2, t.tensor([1, 2]), 2),
+        (e.tensor([1, 2], dtype=e.int32), 2, t.tensor([1, 2], dtype=t.int32), 2),
+        (e.tensor([1, 2]), e.ones(2), t.tensor([1, 2]), t.ones(2)),
+        (e.tensor([1, 2], dtype=e.int32), e.tensor([1, 2]),
+         t.tensor([1, 2], dtype=t.int32), t.tensor([1, 2])),
+        (e.ones(2), e.tensor(1.0, dtype=e.float64), t.ones(2), t.tensor(1.0, dtype=t.float64)),
+        (e.tensor([1, 2]), e.tensor(1.0, dtype=e.float64),
+         t.tensor([1, 2]), t.tensor(1.0, dtype=t.float64)),
+        (e.ones(2, dtype=e.float64), e.ones(2), t.ones(2, dtype=t.float64), t.ones(2)),
+        (e.tensor([True]), e.tensor([True]), t.tensor([True]), t.tensor([True])),
+        (e.tensor([True]), 2, t.tensor([True]), 2),
+        (e.tensor([1, 2], dtype=e.uint8), e.tensor([1, 2], dtype=e.int8),
+         t.tensor([1, 2], dtype=t.uint8), t.tensor([1, 2], dtype=t.int8)),
+    ]
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "truediv", "sub"])
+def test_dtype_promotion_matches_torch(op):
+    torch = import_torch()
+    import operator
+    f = getattr(operator, op)
+    for k, (ea, eb, ta, tb) in enumerate(_dtype_cases(torch)):
+        if op == "sub" and "bool" in str(getattr(ta, "dtype", "")):
+            continue  # torch refuses bool subtraction
+        want = str(f(ta, tb).dtype).replace("torch.", "")
+        assert str(f(ea, eb).dtype) == want, f"case {k}: {op}"
+
+
+def test_float32_stays_float32_through_ops():
+    x = ember.randn(3, requires_grad=True)
+    y = (2 * x + 1.5) / 3 - x ** 2
+    assert y.dtype == ember.float32
+    y.sum().backward()
+    assert x.grad.dtype == ember.float32
+
+
+def test_gradient_through_promotion_has_input_dtype():
+    a = ember.randn(3, requires_grad=True)  # float32
+    b = ember.randn(3, dtype=ember.float64, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.dtype == ember.float32 and b.grad.dtype == ember.float64
+    np.testing.assert_allclose(a.grad.numpy(), b.detach().numpy(), rtol=1e-6)
+
+
+def test_numpy_array_operand():
+    x = ember.ones(2)
+    y = x + np.array([1.0, 2.0], dtype=np.float32)
+    assert isinstance(y, ember.Tensor) and y.tolist() == [2.0, 3.0]
+    assert y.dtype == ember.float32
+    assert (np.float64(2.0) * x).dtype == ember.float32
+
+
+# --- errors ------------------------------------------------------------------------------
+
+def test_broadcast_error_names_both_shapes():
+    with pytest.raises(ValueError) as info:
+        ember.ones(3, 4) + ember.ones(5)
+    assert "(3, 4)" in str(info.value) and "(5,)" in str(info.value)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
+        ember.maximum(ember.ones(2, 3), ember.ones(4))
+
+
+def test_arithmetic_on_device(device):
+    x = ember.randn(3, 4, device=device, requires_grad=True)
+    y = ember.randn(4, device=device)
+    out = (x * y + 2) / (y.abs() + 1) - x ** 2
+    out.sum().backward()
+    assert x.grad.device == ember.device(device)
+    xn, yn = x.detach().cpu().numpy(), y.cpu().numpy()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), y.cpu().numpy() / (np.abs(yn) + 1) -
+                               2 * xn, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_pow_gradients_at_special_points():
+    torch = import_torch()
+    z = np.zeros(3)
+    base = np.array([-2.0, 0.0, 2.0])
+    for fn, inputs in [(lambda m, x: x ** 0.0, [z]), (lambda m, x: x ** 2, [z]),
+                       (lambda m, x, y: x ** y, [z, z]), (lambda m, x: x ** 3.0, [base]),
+                       (lambda m, x, y: x ** y, [base, np.array([2.0, 2.0, 0.0])]),
+                       (lambda m, x: m.pow(x, 1), [z])]:
+        check_op(partial(fn, ember), partial(fn, torch), inputs=inputs)

@@ -1,0 +1,194 @@
+"""Reductions against PyTorch: values, indices and gradients (float64), finite differences,
+and hypothesis-drawn shapes and axes."""
+import math
+from functools import partial
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import ember
+from _parity import check_grad, check_op, import_torch
+from ops import _table
+
+S = (3, 4, 5)
+Op = partial(_table.Op, shapes=(S,))
+
+
+TABLE = {
+    "sum_all": Op(lambda m, x: m.sum(x)),
+    "sum_dim": Op(lambda m, x: x.sum(1)),
+    "sum_neg_keep": Op(lambda m, x: x.sum(dim=-1, keepdim=True)),
+    "sum_tuple": Op(lambda m, x: m.sum(x, (0, 2))),
+    "sum_tuple_keep": Op(lambda m, x: m.sum(x, dim=(2, 0), keepdim=True)),
+    "sum_0d": Op(lambda m, x: x.sum(), shapes=((),)),
+    "mean_all": Op(lambda m, x: x.mean()),
+    "mean_dim": Op(lambda m, x: m.mean(x, 0)),
+    "mean_tuple_keep": Op(lambda m, x: x.mean((1, 2), keepdim=True)),
+    "var_all": Op(lambda m, x: x.var()),
+    "var_dim": Op(lambda m, x: m.var(x, 1)),
+    "var_biased": Op(lambda m, x: x.var(1, unbiased=False)),
+    "var_correction": Op(lambda m, x: m.var(x, dim=(0, 2), correction=2, keepdim=True)),
+    "var_correction0": Op(lambda m, x: x.var(dim=-1, correction=0)),
+    "std_all": Op(lambda m, x: x.std()),
+    "std_dim_keep": Op(lambda m, x: m.std(x, 2, keepdim=True)),
+    "std_biased": Op(lambda m, x: x.std(dim=(0, 1), unbiased=False)),
+    "max_all": Op(lambda m, x: x.max()),
+    "min_all": Op(lambda m, x: m.min(x)),
+    "max_dim": Op(lambda m, x: m.max(x, 1)),
+    "max_dim_keep": Op(lambda m, x: x.max(dim=-1, keepdim=True)),
+    "min_dim": Op(lambda m, x: x.min(0)),
+    "min_dim_keep": Op(lambda m, x: m.min(x, dim=2, keepdim=True)),
+    "max_values": Op(lambda m, x: x.max(1).values * 2),
+    "amax": Op(lambda m, x: m.amax(x, 1)),
+    "amax_tuple_keep": Op(lambda m, x: x.amax((0, 2), keepdim=True)),
+    "amin": Op(lambda m, x: x.amin(-1)),
+    "amin_tuple": Op(lambda m, x: m.amin(x, (1, 2))),
+    "prod_all": Op(lambda m, x: m.prod(x), shapes=((2, 3),)),
+    "prod_dim": Op(lambda m, x: x.prod(1)),
+    "prod_dim_keep": Op(lambda m, x: m.prod(x, 0, keepdim=True)),
+    "logsumexp": Op(lambda m, x: m.logsumexp(x, 1)),
+    "logsumexp_tuple_keep": Op(lambda m, x: x.logsumexp((0, 2), keepdim=True)),
+    "norm_fro": Op(lambda m, x: m.norm(x)),
+    "norm_fro_dim": Op(lambda m, x: x.norm(p="fro", dim=(1, 2))),
+    "norm_2_dim": Op(lambda m, x: m.norm(x, 2, 1)),
+    "norm_1": Op(lambda m, x: m.norm(x, 1, dim=-1, keepdim=True), kink=0.0),
+    "norm_1_all": Op(lambda m, x: x.norm(p=1), kink=0.0),
+    "norm_inf": Op(lambda m, x: m.norm(x, math.inf, dim=1)),
+    "norm_inf_all": Op(lambda m, x: x.norm(p=float("inf"))),
+    "norm_3": Op(lambda m, x: m.norm(x, 3, dim=(0, 1))),
+    "norm_3_all": Op(lambda m, x: x.norm(3)),
+    "norm_neg_inf": Op(lambda m, x: m.norm(x, -math.inf, dim=0)),
+    "norm_0": Op(lambda m, x: x.norm(0, dim=1), kink=0.0),
+    "softmax": Op(lambda m, x: m.softmax(x, 1)),
+    "softmax_last": Op(lambda m, x: x.softmax(dim=-1), low=-30, high=30),
+    "log_softmax": Op(lambda m, x: m.log_softmax(x, 0)),
+    "log_softmax_last": Op(lambda m, x: x.log_softmax(-1), low=-30, high=30),
+    "cumsum": Op(lambda m, x: m.cumsum(x, 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_parity(name):
+    TABLE[name].parity()
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_gradcheck(name):
+    op = TABLE[name]
+    op.gradcheck(tuple((2, 3, 2) if s == S else s for s in op.shapes))  # small: full Jacobians
+
+
+@pytest.mark.parametrize("name", ["sum_tuple", "mean_all", "var_dim", "max_dim", "amax",
+                                  "logsumexp", "norm_2_dim", "softmax", "log_softmax"])
+def test_parity_float32(name):
+    TABLE[name].parity(np.float32)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_prod_with_zeros(dim):
+    torch = import_torch()
+    x = np.array([[0.0, 2.0, 3.0, -1.5], [1.5, 0.0, 0.0, 2.0], [0.5, -2.0, 1.0, 3.0]])
+    fn = (lambda m, x: m.prod(x)) if dim is None else (lambda m, x: m.prod(x, dim))
+    check_op(partial(fn, ember), partial(fn, torch), inputs=[x])
+    check_grad(partial(fn, ember), inputs=[x])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.argmax(x), lambda m, x: m.argmin(x), lambda m, x: x.argmax(1),
+    lambda m, x: m.argmin(x, dim=-1, keepdim=True), lambda m, x: m.argmax(x, keepdim=True),
+    lambda m, x: m.all(x > -1), lambda m, x: (x > 0).any(1),
+    lambda m, x: m.all(x > 0, dim=0, keepdim=True), lambda m, x: m.sum(x > 0, 1),
+    lambda m, x: x[0, 0, 0].argmax(0), lambda m, x: m.argmin(x[0, 0, 0], -1, keepdim=True)],
+    ids=["argmax", "argmin", "argmax_dim", "argmin_keep", "argmax_keep", "all", "any_dim",
+         "all_keep", "sum_bool", "argmax_0d", "argmin_0d_keep"])
+def test_index_and_bool_reductions(fn):
+    torch = import_torch()
+    check_op(partial(fn, ember), partial(fn, torch), shapes=[S], grad=False)
+
+
+def test_ties_in_max_and_amax_match_torch():
+    torch = import_torch()
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    for fn in (lambda m, x: m.max(x), lambda m, x: m.amax(x, 1), lambda m, x: x.amin(0),
+               lambda m, x: m.norm(x, float("inf"), 1)):
+        check_op(partial(fn, ember), partial(fn, torch), inputs=[x])
+    values, indices = ember.max(ember.tensor(x), 1)
+    assert indices.tolist() == torch.max(torch.tensor(x), 1).indices.tolist()
+
+
+def test_norm_and_logsumexp_edge_values():
+    torch = import_torch()
+    z = np.zeros((2, 3))
+    for fn in (lambda m, x: m.norm(x, 2, 1), lambda m, x: m.norm(x), lambda m, x: m.norm(x, 3)):
+        check_op(partial(fn, ember), partial(fn, torch), inputs=[z])
+    x = ember.tensor([-np.inf, -np.inf])
+    assert ember.logsumexp(x, 0).item() == -np.inf
+    big = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
+    fn = lambda m, x: m.logsumexp(x, 1)  # noqa: E731
+    check_op(partial(fn, ember), partial(fn, torch), inputs=[big])
+
+
+def test_reduction_dtypes():
+    i = ember.tensor([[1, 2], [3, 4]], dtype=ember.int32)
+    assert ember.sum(i).dtype == ember.int64  # as torch: integer sums widen to int64
+    assert ember.sum(ember.tensor([True, True])).item() == 2
+    assert ember.max(i, 1).indices.dtype == ember.int64
+    assert ember.ones(2, 3).mean(0).dtype == ember.float32
+
+
+def test_bad_dim_raises():
+    with pytest.raises(IndexError, match="dimension 3"):
+        ember.ones(2, 3).sum(3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
+       keepdim=st.booleans())
+def test_reduction_axes_property(data, shape, keepdim):
+    torch = import_torch()
+    axes = data.draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape),
+                              unique=True))
+    dim = tuple(a - len(shape) if data.draw(st.booleans()) else a for a in axes)  # negatives
+    for fn in (lambda m, x: m.sum(x, dim, keepdim=keepdim),
+               lambda m, x: m.mean(x, dim, keepdim=keepdim),
+               lambda m, x: m.amax(x, dim, keepdim=keepdim),
+               lambda m, x: m.logsumexp(x, dim, keepdim=keepdim)):
+        check_op(partial(fn, ember), partial(fn, torch), shapes=[shape])
+    if math.prod(shape[a] for a in axes) > 1:  # the unbiased variance needs two elements
+        fn = lambda m, x: m.var(x, dim, keepdim=keepdim)  # noqa: E731
+        check_op(partial(fn, ember), partial(fn, torch), shapes=[shape])
+
+
+def test_reductions_on_device(device):
+    x = ember.randn(4, 5, device=device, requires_grad=True)
+    loss = x.sum(1).mean() + x.var(0).sum() + x.max(1).values.sum() + x.logsumexp(1).sum()
+    loss = loss + ember.softmax(x, 1)[:, 0].sum() + x.norm()
+    loss.backward()
+    assert x.grad.device == ember.device(device) and np.isfinite(x.grad.cpu().numpy()).all()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("fn, x", [
+    (lambda m, x: x.std(), np.ones(3)),                       # zero spread: gradient 0
+    (lambda m, x: m.std(x, 1, keepdim=True), np.array([[1.0, 1.0], [1.0, 2.0]])),
+    (lambda m, x: x.var(), np.ones(1)),                       # N - 1 == 0: nan
+    (lambda m, x: x.max(), np.array([1.0, np.nan, 3.0])),     # nan is the max
+    (lambda m, x: m.min(x), np.array([[1.0, np.nan], [0.0, 3.0]])),
+    (lambda m, x: x.max(0), np.array(2.0)),                   # 0-d tensors, dim 0
+    (lambda m, x: m.min(x, -1, keepdim=True), np.array(2.0)),
+    (lambda m, x: x.softmax(0), np.array(2.0)),
+    (lambda m, x: m.log_softmax(x, -1), np.array(2.0)),
+    (lambda m, x: x.prod(0), np.array(2.0)),
+    (lambda m, x: x.sum(0), np.array(2.0)),
+    (lambda m, x: x.cumsum(0), np.array(2.0)),
+    (lambda m, x: x.logsumexp(0), np.array(2.0)),
+    (lambda m, x: x.softmax(0), np.array([-np.inf, 1.0, 2.0])),
+    (lambda m, x: x.log_softmax(0), np.array([-np.inf, 1.0, 2.0])),
+], ids=["std_zero", "std_dim_zero", "var_one", "max_nan", "amin_nan", "max_0d", "min_0d_keep",
+        "softmax_0d", "log_softmax_0d", "prod_0d", "sum_0d", "cumsum_0d", "logsumexp_0d",
+        "softmax_ninf", "log_softmax_ninf"])
+def test_edge_values_match_torch(fn, x):
+    torch = import_torch()
+    check_op(partial(fn, ember), partial(fn, torch), inputs=[x])

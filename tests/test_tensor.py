@@ -1,0 +1,199 @@
+"""Tensor creation, conversion, properties and printing, against PyTorch where it applies."""
+import numpy as np
+import pytest
+
+import ember
+from _parity import import_torch
+
+
+def _same(e, t):
+    """Same values, shape and dtype name in ember and torch."""
+    assert tuple(e.shape) == tuple(t.shape)
+    assert str(e.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(np.asarray(e.tolist(), dtype=np.float64),
+                               np.asarray(t.tolist(), dtype=np.float64), rtol=1e-6)
+
+
+@pytest.mark.parametrize("data", [1.5, 3, True, [1, 2], [1.0, 2], [[1, 2], [3, 4]],
+                                  [True, False], [[0.5], [1.5]], []],
+                         ids=str)
+def test_tensor_from_python_data_matches_torch(data):
+    torch = import_torch()
+    _same(ember.tensor(data), torch.tensor(data))
+
+
+def test_tensor_from_numpy_keeps_dtype_and_copies():
+    a = np.arange(6.0).reshape(2, 3)
+    t = ember.tensor(a)
+    assert t.dtype == ember.float64 and t.shape == (2, 3)
+    a[0, 0] = 100
+    assert t[0, 0].item() == 0.0
+    assert ember.tensor(a, dtype=ember.float32).dtype == ember.float32
+    t2 = ember.tensor(t)
+    assert not np.shares_memory(t2.data, t.data)
+    assert ember.tensor(np.float64(2.5)).shape == () and ember.tensor([t, t]).shape == (2, 2, 3)
+    assert ember.tensor([1.0], requires_grad=True).requires_grad
+
+
+def test_from_numpy_and_as_tensor_share_memory():
+    a = np.zeros(3, dtype=np.float32)
+    t = ember.from_numpy(a)
+    a[1] = 5
+    assert t.tolist() == [0.0, 5.0, 0.0] and np.shares_memory(t.numpy(), a)
+    assert np.shares_memory(ember.as_tensor(a).data, a)
+    with pytest.raises(TypeError, match="numpy"):
+        ember.from_numpy([1, 2])
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.zeros(2, 3), lambda m: m.zeros((2, 3)), lambda m: m.ones([4]),
+    lambda m: m.ones(2, dtype=m.float64), lambda m: m.zeros(2, dtype=m.int64),
+    lambda m: m.full((2, 2), 1.5), lambda m: m.full((2,), 7), lambda m: m.full((2,), True),
+    lambda m: m.arange(5), lambda m: m.arange(1, 4), lambda m: m.arange(0, 1, 0.1),
+    lambda m: m.arange(5.0), lambda m: m.arange(10, 0, -3), lambda m: m.linspace(0, 1, 7),
+    lambda m: m.linspace(-2, 3, 5, dtype=m.float64), lambda m: m.eye(3),
+    lambda m: m.eye(2, 4), lambda m: m.zeros_like(m.ones(2, 3, dtype=m.float64)),
+    lambda m: m.ones_like(m.arange(3)), lambda m: m.full_like(m.ones(2), 3.0),
+    lambda m: m.empty(2, 3) * 0, lambda m: m.empty_like(m.ones(2)).shape,
+    lambda m: m.zeros(0, 3), lambda m: m.ones(()),
+], ids=lambda f: "")
+def test_creation_matches_torch(make):
+    torch = import_torch()
+    e, t = make(ember), make(torch)
+    if isinstance(e, tuple):
+        assert tuple(e) == tuple(t)
+    else:
+        _same(e, t)
+
+
+def test_creation_requires_grad_and_device():
+    x = ember.zeros(2, requires_grad=True)
+    assert x.requires_grad and x.is_leaf and x.device == ember.device("cpu")
+    assert ember.ones(2, device="cpu").device.type == "cpu"
+
+
+def test_random_creation():
+    ember.manual_seed(0)
+    r = ember.rand(1000)
+    assert r.dtype == ember.float32 and 0 <= r.min().item() and r.max().item() < 1
+    n = ember.randn(2000, dtype=ember.float64)
+    assert n.dtype == ember.float64 and abs(n.mean().item()) < 0.1
+    assert abs(n.std().item() - 1) < 0.1
+    i = ember.randint(3, 7, (100,))
+    assert i.dtype == ember.int64 and i.min().item() >= 3 and i.max().item() < 7
+    j = ember.randint(10, (5, 2))  # randint(high, size), as torch.randint(10, (5, 2))
+    assert j.shape == (5, 2) and j.max().item() < 10
+    assert ember.randint(0, 5, size=(3,)).shape == (3,)
+    assert sorted(ember.randperm(6).tolist()) == list(range(6))
+    like = ember.randn_like(ember.zeros(3, 2, dtype=ember.float64))
+    assert like.shape == (3, 2) and like.dtype == ember.float64
+    assert ember.rand_like(ember.zeros(4)).shape == (4,)
+    assert ember.randn(2, 3, requires_grad=True).requires_grad
+
+
+def test_manual_seed_reproducibility():
+    def draw():
+        return (ember.randn(5).tolist(), ember.rand(3).tolist(),
+                ember.randint(0, 100, (4,)).tolist(), ember.randperm(5).tolist())
+    ember.manual_seed(42)
+    first = draw()
+    second = draw()
+    ember.manual_seed(42)
+    assert draw() == first and first != second
+    state = ember.get_rng_state()
+    a = ember.randn(3).tolist()
+    ember.set_rng_state(state)
+    assert ember.randn(3).tolist() == a
+
+
+def test_conversions():
+    x = ember.tensor([[1.5, 2.0], [3.0, 4.0]])
+    assert isinstance(x.numpy(), np.ndarray) and x.numpy().dtype == np.float32
+    assert x.tolist() == [[1.5, 2.0], [3.0, 4.0]]
+    assert ember.tensor([2.5]).item() == 2.5 and isinstance(ember.tensor(3).item(), int)
+    with pytest.raises(ValueError, match="one element"):
+        x.item()
+    assert x.double().dtype == ember.float64 and x.double().float().dtype == ember.float32
+    assert x.long().dtype == ember.int64 and x.int().dtype == ember.int32
+    assert x.half().dtype == ember.float16 and (x > 2).bool().dtype == ember.bool
+    assert x.to(ember.float64).dtype == ember.float64
+    assert x.to("cpu") is x and x.cpu() is x and x.to(dtype=ember.float32) is x
+    assert x.to("cpu", ember.float64).dtype == ember.float64
+    assert x.to(ember.zeros(1, dtype=ember.float64)).dtype == ember.float64
+    c = x.to(ember.float32, copy=True)
+    assert c is not x and not np.shares_memory(c.data, x.data)
+    assert float(ember.tensor(2.5)) == 2.5 and int(ember.tensor(3)) == 3
+    assert [1, 2, 3][ember.tensor(1)] == 2
+    assert np.asarray(x).shape == (2, 2)
+
+
+def test_numpy_refused_while_requiring_grad():
+    x = ember.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="detach"):
+        x.numpy()
+    assert x.detach().numpy().tolist() == [1.0, 1.0]
+
+
+def test_cast_keeps_gradient():
+    x = ember.ones(3, requires_grad=True)
+    y = x.double() * 2
+    assert y.dtype == ember.float64
+    y.sum().backward()
+    assert x.grad.dtype == ember.float32 and x.grad.tolist() == [2.0] * 3
+
+
+def test_detach_and_clone():
+    x = ember.ones(3, requires_grad=True)
+    d = x.detach()
+    assert np.shares_memory(d.data, x.data) and not d.requires_grad
+    c = x.clone()
+    assert not np.shares_memory(c.data, x.data) and c.grad_fn is not None
+    (c * 2).sum().backward()
+    assert x.grad.tolist() == [2.0] * 3
+
+
+def test_properties():
+    torch = import_torch()
+    e, t = ember.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    assert e.shape == t.shape and e.size() == t.size() and e.size(1) == t.size(1)
+    assert e.size(-1) == 4 and e.ndim == 3 and e.dim() == 3 and e.numel() == 24
+    assert e.dtype == ember.float32 and str(e.device) == "cpu" and not e.is_cuda
+    assert e.T.shape == (4, 3, 2) and e.mT.shape == (2, 4, 3)
+    assert ember.zeros(2, 5).T.shape == (5, 2) and len(e) == 2
+    assert [tuple(r.shape) for r in e] == [(3, 4), (3, 4)]
+    assert e.element_size() == 4 and e.shape.numel() == 24
+    assert repr(e.shape) == "ember.Size([2, 3, 4])" and isinstance(e.shape, tuple)
+    assert ember.is_tensor(e) and not ember.is_tensor(np.zeros(2))
+    with pytest.raises(TypeError):
+        len(ember.tensor(1.0))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(ember.ones(2))
+    assert bool(ember.ones(1))
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.tensor([1.5, 2.0]), lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor(3.0),
+    lambda m: m.tensor([[1.5, -2.0], [3.25, 4.0]]), lambda m: m.tensor([1e-5, 1.0]),
+    lambda m: m.tensor([1e9, 1.0]), lambda m: m.tensor([float("nan"), 1.5, float("inf")]),
+    lambda m: m.tensor([1, 2, -30]), lambda m: m.tensor([True, False]),
+    lambda m: m.tensor([1.5], dtype=m.float64), lambda m: m.tensor([1, 2], dtype=m.int32),
+    lambda m: m.tensor([1.5, 2.0], requires_grad=True), lambda m: m.zeros(0, 3),
+    lambda m: m.tensor([]), lambda m: m.arange(2000), lambda m: m.arange(60.0).reshape(5, 12),
+    lambda m: m.arange(2500.0).reshape(50, 50) / 7,
+], ids=lambda f: "")
+def test_repr_matches_torch(make):
+    torch = import_torch()
+    assert repr(make(ember)) == repr(make(torch)).replace("torch", "ember")
+
+
+def test_repr_shows_grad_fn():
+    y = ember.ones(2, requires_grad=True) * 2
+    assert repr(y) == "tensor([2., 2.], grad_fn=<MulBackward>)"
+
+
+def test_tensor_on_device(device):
+    x = ember.randn(2, 3, device=device)
+    assert x.device == ember.device(device) and x.to("cpu").device.type == "cpu"
+    assert ember.zeros(2, device=device).device == ember.device(device)
+    y = ember.tensor([1.0, 2.0], device=device)
+    assert y.cpu().tolist() == [1.0, 2.0] and "tensor(" in repr(y)
