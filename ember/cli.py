@@ -22,7 +22,7 @@ class TrainConfig:
     data: str = "fashion-mnist-subset"
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 0.01
+    lr: float = 0.05
     optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -111,10 +111,17 @@ def _datasets(cfg):
             datasets.get_dataset(cfg.data, train=False, root=root))
 
 
-def _model_for(cfg, num_classes, in_channels):
+def _model_kwargs(cfg, loaders):
+    """The builder's arguments for this data (LeNet-5 also needs the image size)."""
+    import inspect
+
     from ember import models
     _choose("model", cfg.model, models.list_models())
-    return models.get_model(cfg.model, num_classes=num_classes, in_channels=in_channels)
+    kwargs = {"num_classes": loaders.num_classes, "in_channels": loaders.in_channels}
+    params = inspect.signature(models.get_builder(cfg.model)).parameters
+    if "input_size" in params:
+        kwargs["input_size"] = loaders.image_size[-1]
+    return kwargs
 
 
 def cmd_train(args) -> int:
@@ -126,7 +133,9 @@ def cmd_train(args) -> int:
     ember.manual_seed(cfg.seed)
     train_set, test_set = _datasets(cfg)
     loaders = pipeline.make_loaders(train_set, test_set, cfg)
-    model = _model_for(cfg, loaders.num_classes, loaders.in_channels).to(cfg.device)
+    from ember import models
+    model_kwargs = _model_kwargs(cfg, loaders)
+    model = models.get_model(cfg.model, **model_kwargs).to(cfg.device)
     optimizer = _make_optimizer(cfg, model.parameters())
     scheduler, interval = _make_scheduler(cfg, optimizer, len(loaders.train))
     run_dir = cfg_run_dir(cfg)
@@ -135,7 +144,7 @@ def cmd_train(args) -> int:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     trainer = Trainer(model, ember.nn.CrossEntropyLoss(), optimizer, scheduler,
                       scheduler_interval=interval, device=cfg.device, progress=cfg.progress,
-                      config=dataclasses.asdict(cfg),
+                      config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs),
                       callbacks=[ModelCheckpoint(run_dir), CSVLogger(os.path.join(
                           run_dir, "metrics.csv")), JSONLLogger(os.path.join(
                               run_dir, "metrics.jsonl"))])
@@ -169,6 +178,7 @@ def _train_config(args):
     resume = args.resume
     if resume:
         values.update(ember.load(resume)["config"])
+        values.pop("model_kwargs", None)
     if args.config:
         values.update(_load_config_file(args.config))
     for f in dataclasses.fields(TrainConfig):

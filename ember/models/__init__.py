@@ -28,7 +28,7 @@ from ember.models.resnet import (
 from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = ["VGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "ResNet",
-           "get_model", "googlenet_loss", "list_models"]
+           "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
@@ -42,6 +42,17 @@ def list_models():
     return sorted(_BUILDERS)
 
 
+def get_builder(name):
+    """The builder function registered as ``name`` (see :func:`get_model`)."""
+    key = name.lower().replace("-", "")
+    if key not in _BUILDERS:
+        close = difflib.get_close_matches(key, _BUILDERS, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint} (ember.models.list_models() lists "
+                         f"all {len(_BUILDERS)})")
+    return _BUILDERS[key]
+
+
 def get_model(name, **kwargs):
     """Build the model called ``name`` (case-insensitive) with the builder's keyword
     arguments (``num_classes``, ``in_channels``, ...).
@@ -49,10 +60,4 @@ def get_model(name, **kwargs):
     Raises:
         ValueError: for an unknown name, suggesting the closest registered ones.
     """
-    key = name.lower().replace("-", "")
-    if key not in _BUILDERS:
-        close = difflib.get_close_matches(key, _BUILDERS, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint} (ember.models.list_models() lists "
-                         f"all {len(_BUILDERS)})")
-    return _BUILDERS[key](**kwargs)
+    return get_builder(name)(**kwargs)

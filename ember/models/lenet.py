@@ -95,6 +95,6 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def lenet5(**kwargs):
+def lenet5(num_classes=10, in_channels=1, variant="paper", c3_table=False, input_size=32):
     """LeNet-5 (61,706 parameters at 10 classes; 60,806 effective with ``c3_table``)."""
-    return LeNet5(**kwargs)
+    return LeNet5(num_classes, in_channels, variant, c3_table, input_size)

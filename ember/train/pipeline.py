@@ -106,12 +106,8 @@ def load_run(checkpoint, device="cpu"):
         import json
         with open(info_path) as f:
             info = json.load(f)
-    weights = state["model"]
-    first_conv = next(v for k, v in weights.items() if k.endswith("weight"))
-    fc_bias = [v for k, v in weights.items() if k.endswith("bias")][-1]
-    model = models.get_model(cfg["model"], num_classes=int(fc_bias.shape[0]),
-                             in_channels=int(first_conv.shape[1]))
-    model.load_state_dict(weights)
+    model = models.get_model(cfg["model"], **cfg["model_kwargs"])
+    model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg, info
 
 

@@ -1,0 +1,87 @@
+"""End-to-end tests of the `ember` command line, in subprocesses as a user runs it."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ember
+from ember.cli import main
+
+QUICK = ["--model", "lenet5", "--epochs", "3", "--limit", "500", "--batch-size", "32",
+         "--no-progress", "--seed", "3"]
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "ember", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_for_every_command(capsys):
+    for cmd in ("train", "evaluate", "predict", "summary", "list", "demo"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+    assert "usage: ember" in capsys.readouterr().out
+
+
+def test_unknown_names_suggest_the_closest(capsys):
+    assert main(["train", "--model", "lenet", "--no-progress"]) == 2
+    assert "Did you mean 'lenet5'" in capsys.readouterr().err
+    assert main(["list", "modles"]) == 2
+    assert "Did you mean 'models'" in capsys.readouterr().err
+
+
+def test_list(capsys):
+    assert main(["list", "models"]) == 0
+    assert "resnet20" in capsys.readouterr().out.split()
+    assert main(["list", "datasets"]) == 0
+    assert "fashion-mnist-subset" in capsys.readouterr().out
+
+
+def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path):
+    out = run("train", *QUICK, "--name", "t", "--out-dir", str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run_dir = tmp_path / "t"
+    for name in ("last.ckpt", "best.ckpt", "config.json", "metrics.csv", "metrics.jsonl",
+                 "results.json", "curves.png", "lr.png", "confusion.png", "misclassified.png"):
+        assert (run_dir / name).exists(), name
+    reported = re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\)", out.stdout)
+    ev = run("evaluate", str(run_dir / "last.ckpt"), cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    again = re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\)", ev.stdout)
+    assert reported.groups() == again.groups()
+    # predict on an image saved as .npy (one test image from the same data)
+    img = ember.data.get_dataset("fashion-mnist-subset", train=False).data[0]
+    np.save(tmp_path / "img.npy", img)
+    pr = run("predict", str(run_dir / "last.ckpt"), str(tmp_path / "img.npy"), cwd=tmp_path)
+    assert pr.returncode == 0, pr.stderr
+    assert pr.stdout.count("%") == 3
+
+
+def test_killed_run_resumes_to_identical_weights(tmp_path):
+    full = run("train", *QUICK, "--name", "full", "--out-dir", str(tmp_path), cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "ember", "train", *QUICK, "--name", "cut",
+                             "--out-dir", str(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "cut" / "last.ckpt"
+    deadline = time.time() + 240
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists()
+    state = ember.load(str(ckpt))
+    assert state["epoch"] < 3, "the run finished before it could be interrupted"
+    res = run("train", "--resume", str(ckpt), "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    a = ember.load(str(tmp_path / "full" / "last.ckpt"))["model"]
+    b = ember.load(str(ckpt))["model"]
+    for k in a:
+        np.testing.assert_array_equal(a[k].numpy(), b[k].numpy(), err_msg=k)
+    assert os.path.exists(tmp_path / "cut" / "curves.png")
