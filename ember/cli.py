@@ -111,16 +111,15 @@ def _datasets(cfg):
             datasets.get_dataset(cfg.data, train=False, root=root))
 
 
-def _model_kwargs(cfg, loaders):
+def _model_kwargs(name, num_classes, in_channels, image_size):
     """The builder's arguments for this data (LeNet-5 also needs the image size)."""
     import inspect
 
     from ember import models
-    _choose("model", cfg.model, models.list_models())
-    kwargs = {"num_classes": loaders.num_classes, "in_channels": loaders.in_channels}
-    params = inspect.signature(models.get_builder(cfg.model)).parameters
-    if "input_size" in params:
-        kwargs["input_size"] = loaders.image_size[-1]
+    _choose("model", name, models.list_models())
+    kwargs = {"num_classes": num_classes, "in_channels": in_channels}
+    if "input_size" in inspect.signature(models.get_builder(name)).parameters:
+        kwargs["input_size"] = image_size[-1]
     return kwargs
 
 
@@ -134,7 +133,8 @@ def cmd_train(args) -> int:
     train_set, test_set = _datasets(cfg)
     loaders = pipeline.make_loaders(train_set, test_set, cfg)
     from ember import models
-    model_kwargs = _model_kwargs(cfg, loaders)
+    model_kwargs = _model_kwargs(cfg.model, loaders.num_classes, loaders.in_channels,
+                                 loaders.image_size)
     model = models.get_model(cfg.model, **model_kwargs).to(cfg.device)
     optimizer = _make_optimizer(cfg, model.parameters())
     scheduler, interval = _make_scheduler(cfg, optimizer, len(loaders.train))
@@ -224,9 +224,12 @@ def cmd_list(args) -> int:
 def cmd_summary(args) -> int:
     import ember
     from ember import models
-    _choose("model", args.model, models.list_models())
-    size = tuple(int(s) for s in args.input_size.split("x"))
-    model = models.get_model(args.model, num_classes=args.num_classes, in_channels=size[0])
+    try:
+        size = tuple(int(s) for s in args.input_size.split("x"))
+    except ValueError:
+        raise UsageError(f"--input-size must look like 1x28x28, got {args.input_size!r}")
+    model = models.get_model(args.model, **_model_kwargs(args.model, args.num_classes, size[0],
+                                                          size[1:]))
     print(ember.summary(model, size))
     return 0
 
