@@ -1,2 +1,260 @@
-"""(being written)"""
-__all__ = []
+"""Pooling layers: max, min, average, adaptive, global average and max-unpooling, with
+PyTorch's arguments (``stride`` defaults to ``kernel_size``) over ember.ops.pool."""
+from __future__ import annotations
+
+from ember.nn.modules.module import Module
+from ember.ops import pool as P
+from ember.ops.conv import _ntuple
+
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MinPool2d", "AvgPool1d", "AvgPool2d",
+           "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "GlobalAvgPool2d",
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+
+
+class _Pool(Module):
+    _d = 2
+
+    def _describe(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class _MaxPoolNd(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input):
+        return P._max_pool(self._d, self._describe(), input, self.kernel_size, self.stride,
+                           self.padding, self.dilation, self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                f", dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over sliding windows of (N, C, L); arguments as :class:`MaxPool2d`."""
+
+    _d = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over sliding windows of (N, C, H, W).
+
+    Args:
+        kernel_size: window size, int or pair.
+        stride: window step (default ``kernel_size``).
+        padding: implicit -inf padding on both sides (at most half the kernel).
+        dilation: spacing between window elements.
+        return_indices: also return each maximum's flat index in its H*W plane (for
+            :class:`MaxUnpool2d`).
+        ceil_mode: round the output size up (a last, partial window).
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out),
+    H_out = floor((H + 2p - d(k-1) - 1)/s) + 1 (ceil with ``ceil_mode``).
+
+    Example:
+        >>> import ember
+        >>> ember.nn.MaxPool2d(2)(ember.randn(1, 3, 8, 8)).shape
+        ember.Size([1, 3, 4, 4])
+    """
+
+    _d = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over sliding windows of (N, C, D, H, W); arguments as :class:`MaxPool2d`."""
+
+    _d = 3
+
+
+class MinPool2d(_MaxPoolNd):
+    """Min over sliding windows (not in PyTorch): ``-MaxPool2d(-x)``, same arguments; with
+    ``return_indices`` the indices are those of the minima."""
+
+    def forward(self, input):
+        out = P._max_pool(2, self._describe(), -input, self.kernel_size, self.stride,
+                          self.padding, self.dilation, self.ceil_mode, self.return_indices)
+        return (-out[0], out[1]) if self.return_indices else -out
+
+
+class _AvgPoolNd(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input):
+        return P._avg_pool(self._d, self._describe(), input, self.kernel_size, self.stride,
+                           self.padding, self.ceil_mode, self.count_include_pad,
+                           self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """Mean over sliding windows of (N, C, L); arguments as :class:`AvgPool2d` (no
+    ``divisor_override``)."""
+
+    _d = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        # PyTorch keeps these as 1-tuples here (and prints them so)
+        super().__init__(_ntuple(kernel_size, 1, "kernel_size", "AvgPool1d"),
+                         _ntuple(stride if stride is not None else kernel_size, 1, "stride",
+                                 "AvgPool1d"),
+                         _ntuple(padding, 1, "padding", "AvgPool1d"), ceil_mode,
+                         count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Mean over sliding windows of (N, C, H, W).
+
+    Args:
+        kernel_size, stride, padding, ceil_mode: as :class:`MaxPool2d` (zero padding).
+        count_include_pad: count padded zeros in the divisor (default True).
+        divisor_override: divide every window sum by this number instead.
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out) as for :class:`MaxPool2d`.
+    """
+
+    _d = 2
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Mean over sliding windows of (N, C, D, H, W); arguments as :class:`AvgPool2d`."""
+
+    _d = 3
+
+
+class _AdaptivePool(_Pool):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Average (N, C, L) to (N, C, output_size) over PyTorch's adaptive windows."""
+
+    _d = 1
+
+    def forward(self, input):
+        return P._adaptive_avg_pool(self._d, self._describe(), input, self.output_size)
+
+
+class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+    """Average (N, C, H, W) to (N, C, *output_size): window i spans
+    [floor(i*H/H_out), ceil((i+1)*H/H_out)). ``AdaptiveAvgPool2d(1)`` is global average
+    pooling; ``None`` in ``output_size`` keeps that dimension.
+
+    Example:
+        >>> import ember
+        >>> ember.nn.AdaptiveAvgPool2d((1, 1))(ember.randn(2, 8, 7, 7)).shape
+        ember.Size([2, 8, 1, 1])
+    """
+
+    _d = 2
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    """Average (N, C, D, H, W) to (N, C, *output_size) over adaptive windows."""
+
+    _d = 3
+
+
+class AdaptiveMaxPool1d(_AdaptivePool):
+    """Max of (N, C, L) over adaptive windows to length ``output_size``."""
+
+    _d = 1
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return P._adaptive_max_pool(self._d, self._describe(), input, self.output_size,
+                                    self.return_indices)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """Max of (N, C, H, W) over adaptive windows to (N, C, *output_size); with
+    ``return_indices`` also the flat argmax indices."""
+
+    _d = 2
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    """Max of (N, C, D, H, W) over adaptive windows to (N, C, *output_size)."""
+
+    _d = 3
+
+
+class GlobalAvgPool2d(_Pool):
+    """Global average pooling (not in PyTorch): the mean over H and W, (N, C, H, W) ->
+    (N, C), or (N, C, 1, 1) with ``keepdim=True`` (then it is ``AdaptiveAvgPool2d(1)``).
+
+    Example:
+        >>> import ember
+        >>> ember.nn.GlobalAvgPool2d()(ember.randn(2, 8, 7, 7)).shape
+        ember.Size([2, 8])
+    """
+
+    def __init__(self, keepdim=False):
+        super().__init__()
+        self.keepdim = keepdim
+
+    def forward(self, input):
+        P._check_rank(input, 2, self._describe())
+        return input.mean(dim=(-2, -1), keepdim=self.keepdim)
+
+    def extra_repr(self):
+        return f"keepdim={self.keepdim}"
+
+
+class _MaxUnpoolNd(_Pool):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        d, name = self._d, type(self).__name__  # PyTorch keeps these as d-tuples here
+        self.kernel_size = _ntuple(kernel_size, d, "kernel_size", name)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, d, "stride", name)
+        self.padding = _ntuple(padding, d, "padding", name)
+
+    def forward(self, input, indices, output_size=None):
+        return P._max_unpool(self._d, self._describe(), input, indices, self.kernel_size,
+                             self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool1d`; arguments as :class:`MaxUnpool2d`."""
+
+    _d = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool2d`: each value goes back to the position its
+    index records, zeros elsewhere. ``forward(input, indices, output_size=None)``; the
+    default size is (H - 1) * stride - 2 * padding + kernel_size."""
+
+    _d = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool3d`."""
+
+    _d = 3

@@ -1,0 +1,200 @@
+"""CNN training and inference steps, ember against PyTorch: LeNet-5 and CIFAR ResNet-20.
+
+    python benchmarks/bench_cnn.py            # everything (about 3 minutes on 2 cores)
+    python benchmarks/bench_cnn.py --quick    # fewer repeats
+
+Both frameworks run float32 on the same threads (2 unless EMBER_BENCH_THREADS says
+otherwise), on the same data and the same weights (ember's copied from torch's state_dict).
+A training step is forward + cross-entropy + backward + an SGD-with-momentum update written
+by hand on the parameter arrays of each framework. Targets (ember time / torch time):
+LeNet step <= 1.5x, ResNet-20 step <= 2.0x, inference of both (batch 256) <= 1.5x, and the
+peak memory of a ResNet-20 step <= 2x torch's, each measured in a fresh process.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("EMBER_BENCH_THREADS", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import harness  # noqa: E402  (sets the BLAS thread count first)
+
+import numpy as np  # noqa: E402
+
+LR, MOMENTUM = 0.01, 0.9
+
+
+# --- the two networks, written against either framework's nn ------------------------------
+
+def lenet(nn):
+    """LeNet-5 with ReLU and max pooling, for 1x28x28 inputs."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def resnet20(nn, F):
+    """He et al.'s CIFAR ResNet-20 (16/32/64 channels, 3 blocks per stage) with 1x1
+    convolution shortcuts where the shape changes."""
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.shortcut = nn.Sequential()
+            if stride != 1 or cin != cout:
+                self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                              nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return F.relu(out + self.shortcut(x))
+
+    class ResNet20(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(16)
+            blocks, cin = [], 16
+            for cout, stride in ((16, 1), (32, 2), (64, 2)):
+                for i in range(3):
+                    blocks.append(Block(cin, cout, stride if i == 0 else 1))
+                    cin = cout
+            self.layers = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.layers(F.relu(self.bn1(self.conv1(x))))
+            return self.fc(self.pool(x).flatten(1))
+
+    return ResNet20()
+
+
+def build(framework, name, seed=0):
+    """(model, step(x, y), infer(x)) for ``framework`` 'ember' or 'torch'."""
+    if framework == "torch":
+        torch = harness.import_torch()
+        nn, F = torch.nn, torch.nn.functional
+        torch.manual_seed(seed)
+        no_grad = torch.no_grad
+    else:
+        import ember
+        import ember.nn  # noqa: F401
+        nn, F = ember.nn, ember.nn.functional
+        ember.manual_seed(seed)
+        no_grad = ember.no_grad
+    model = lenet(nn) if name == "lenet" else resnet20(nn, F)
+    params = list(model.parameters())
+    bufs = [None] * len(params)
+
+    def step(x, y):
+        for p in params:
+            p.grad = None
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        for i, p in enumerate(params):  # SGD with momentum, in place on the raw arrays
+            g, w = p.grad.data, p.data
+            if bufs[i] is None:
+                bufs[i] = g.clone() if framework == "torch" else g.copy()
+            else:
+                bufs[i] *= MOMENTUM
+                bufs[i] += g
+            w -= LR * bufs[i]
+        return loss
+
+    def infer(x):
+        with no_grad():
+            return model(x)
+
+    return model, step, infer
+
+
+def data(framework, name, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (batch, 1, 28, 28) if name == "lenet" else (batch, 3, 32, 32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    if framework == "torch":
+        torch = harness.import_torch()
+        return torch.from_numpy(x), torch.from_numpy(y)
+    import ember
+    return ember.tensor(x), ember.tensor(y)
+
+
+def twins(name):
+    """The ember and torch models with identical weights."""
+    e_model, e_step, e_infer = build("ember", name)
+    t_model, t_step, t_infer = build("torch", name)
+    e_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
+    return (e_model, e_step, e_infer), (t_model, t_step, t_infer)
+
+
+def check_same_loss(name):
+    """Guard against timing two different computations: the first losses must agree."""
+    (_, e_step, _), (_, t_step, _) = twins(name)
+    e = float(e_step(*data("ember", name, 16)).item())
+    t = float(t_step(*data("torch", name, 16)).item())
+    assert abs(e - t) < 1e-4 * max(1.0, abs(t)), f"{name}: ember loss {e} vs torch {t}"
+
+
+def bench_steps(name, target_train, target_infer, repeat):
+    (e_model, e_step, e_infer), (t_model, t_step, t_infer) = twins(name)
+    ex, ey = data("ember", name, 128)
+    tx, ty = data("torch", name, 128)
+    rows = [(f"{name} train step (batch 128)", target_train, harness.compare(
+        f"{name} train step (batch 128)", lambda: e_step(ex, ey), lambda: t_step(tx, ty),
+        target_train, repeat=repeat, warmup=2))]
+    e_model.eval()
+    t_model.eval()
+    ex, _ = data("ember", name, 256)
+    tx, _ = data("torch", name, 256)
+    rows.append((f"{name} inference (batch 256)", target_infer, harness.compare(
+        f"{name} inference (batch 256)", lambda: e_infer(ex), lambda: t_infer(tx),
+        target_infer, repeat=repeat, warmup=2)))
+    return rows
+
+
+_MEMORY_SCRIPT = """
+import sys; sys.path.insert(0, {root!r})
+from benchmarks.bench_cnn import build, data
+_, step, _ = build({fw!r}, "resnet20")
+x, y = data({fw!r}, "resnet20", 128)
+for _ in range(3):
+    step(x, y)
+"""
+
+
+def bench_memory(target):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    peaks = {fw: harness.measure_peak_rss(_MEMORY_SCRIPT.format(root=root, fw=fw))
+             for fw in ("ember", "torch")}
+    ratio = peaks["ember"] / peaks["torch"]
+    verdict = "  OK" if ratio <= target else f"  MISSES {target}x"
+    print(f"{'resnet20 train step peak RSS':<48} ember {peaks['ember'] / 2**20:9.1f} MiB   "
+          f"torch {peaks['torch'] / 2**20:9.1f} MiB   ratio {ratio:5.2f}x{verdict}")
+    return ("resnet20 train step peak RSS", target, ratio)
+
+
+def main(argv=None):
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    print(f"threads: {harness.THREADS}, float32; ratio = ember / torch (lower is better)")
+    for name in ("lenet", "resnet20"):
+        check_same_loss(name)
+    rows = bench_steps("lenet", 1.5, 1.5, repeat=10 if quick else 30)
+    rows += bench_steps("resnet20", 2.0, 1.5, repeat=3 if quick else 6)
+    rows.append(bench_memory(2.0))
+    print("\n| benchmark | ratio | target |\n|---|---|---|")
+    for what, target, ratio in rows:
+        print(f"| {what} | {ratio:.2f}x | <= {target}x {'ok' if ratio <= target else 'MISS'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
