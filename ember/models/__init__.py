@@ -25,13 +25,16 @@ from ember.models.resnet import (
     resnet110,
     resnet152,
 )
-from ember.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
+                              vgg19, vgg19_bn, vgg_small_bn)
 
-__all__ = ["VGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "ResNet",
+__all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5",
+           "ResNet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
-    lenet5, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
+    lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
+    vgg19_bn,
     googlenet, resnet18, resnet34, resnet50, resnet101, resnet152,
     resnet20, resnet32, resnet44, resnet56, resnet110)}
 __all__ += list(_BUILDERS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ember import nn
 
-__all__ = ["VGG", "cfgs", "make_layers", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+__all__ = ["VGG", "SmallVGG", "cfgs", "make_layers", "vgg_small_bn", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn"]
 
 # numbers are 3x3 conv widths, "M" a 2x2 max pool (Table 1 of the paper)
@@ -94,3 +94,29 @@ vgg16 = _builder("vgg16", "D", False, "138,357,544")
 vgg16_bn = _builder("vgg16_bn", "D", True, "138,365,992")
 vgg19 = _builder("vgg19", "E", False, "143,667,240")
 vgg19_bn = _builder("vgg19_bn", "E", True, "143,678,248")
+
+
+class SmallVGG(nn.Module):
+    """A small VGG-style network for 28x28 / 32x32 images: two 3x3 conv + BN + ReLU + 2x2
+    max-pool stages (the "2 conv + pooling + BN" row of Fashion-MNIST's benchmark table),
+    then a 256-unit hidden layer with dropout.
+
+    Shape: ``(N, C, H, W) -> (N, num_classes)``, H and W divisible by 4.
+    """
+
+    def __init__(self, num_classes=10, in_channels=1, widths=(32, 64), hidden=256,
+                 dropout=0.3, input_size=28):
+        super().__init__()
+        self.features = make_layers([widths[0], "M", widths[1], "M"], True, in_channels)
+        side = input_size // 4
+        self.classifier = nn.Sequential(
+            nn.Linear(widths[1] * side * side, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
+            nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))  # (N, 64*7*7) -> (N, classes)
+
+
+def vgg_small_bn(num_classes=10, in_channels=1, input_size=28):
+    """:class:`SmallVGG`: 2 conv stages with batch norm (about 0.86M parameters at 28x28)."""
+    return SmallVGG(num_classes, in_channels, input_size=input_size)
