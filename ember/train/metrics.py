@@ -32,18 +32,22 @@ def confusion_matrix(pred, target, num_classes) -> np.ndarray:
         num_classes, num_classes)
 
 
-def precision_recall_f1(confusion) -> dict:
-    """Per-class and macro precision, recall and F1 from a confusion matrix (0 where a
-    class is never predicted or never present, as scikit-learn's zero_division=0)."""
-    m = np.asarray(confusion, dtype=np.float64)
-    tp = np.diag(m)
+def _scores(tp, predicted, actual) -> dict:
+    """Per-class and macro precision, recall and F1 from true positives and the counts of
+    predicted and actual positives (0 where a count is 0: scikit-learn's zero_division=0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(m.sum(0) > 0, tp / m.sum(0), 0.0)
-        recall = np.where(m.sum(1) > 0, tp / m.sum(1), 0.0)
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     return {"precision": precision, "recall": recall, "f1": f1,
             "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
             "macro_f1": float(f1.mean())}
+
+
+def precision_recall_f1(confusion) -> dict:
+    """Per-class and macro precision, recall and F1 from a confusion matrix."""
+    m = np.asarray(confusion, dtype=np.float64)
+    return _scores(np.diag(m), m.sum(0), m.sum(1))
 
 
 def multilabel_precision_recall_f1(logits, target, threshold=0.0) -> dict:
@@ -51,14 +55,7 @@ def multilabel_precision_recall_f1(logits, target, threshold=0.0) -> dict:
     positive prediction, i.e. sigmoid > 0.5 at the default)."""
     pred = _np(logits) > threshold
     true = _np(target) > 0.5
-    tp = (pred & true).sum(0).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(pred.sum(0) > 0, tp / pred.sum(0), 0.0)
-        recall = np.where(true.sum(0) > 0, tp / true.sum(0), 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
-            "macro_f1": float(f1.mean())}
+    return _scores((pred & true).sum(0).astype(np.float64), pred.sum(0), true.sum(0))
 
 
 class RunningAverage:
