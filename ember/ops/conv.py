@@ -6,13 +6,14 @@ memory. Then the im2col matrix (C*K, N*L) is one strided copy whose inner runs a
 rows, ``W (O, C*K) @ cols (C*K, N*L)`` is already the output's memory, and the next
 convolution finds its input channel-major without a transposing copy (NumPy's elementwise
 ops, batch norm and pooling keep the memory order of their input). This measured faster
-than NCHW im2col with a transposed output and than NHWC (see benchmarks/bench_cnn.py).
+than NCHW im2col with a transposed output and than NHWC.
 
-Backward: ``gw = gy (O, N*L) @ cols.T`` with cols rebuilt from the saved input (keeping
-them would cost K times the input's memory per layer); ``gx`` is, at stride 1, itself a
-convolution of gy with the flipped, transposed kernel (one more im2col + matmul, cheaper
-than col2im's K strided adds); at larger strides it is col2im: one matmul, then a loop over
-kernel offsets adding strided slices.
+Backward, stride 1: gx is a convolution of gy with the flipped, transposed kernel, one
+im2col matrix G of the padded gy and one matmul, and the same G gives the weight gradient,
+``gw = x (C, N*H*W) @ G.T``: one im2col per backward, and nothing kept from the forward but
+its input (saving the forward's columns would cost K times the input's memory per layer).
+Strided (or wide-kernel, narrow-input) layers use ``gw = gy @ cols(x).T`` and col2im: one
+matmul, then a loop over kernel offsets adding strided slices.
 
 Large temporaries (padded inputs, im2col matrices) live in per-thread scratch buffers that
 are reused: a fresh 75 MB array costs more in page faults than the copy into it.
@@ -44,10 +45,6 @@ def _scratch(xp, name, shape, dtype):
     if buf is None or buf.size < n:
         buf = bufs[(name, dtype)] = np.empty(n, dtype)
     return buf[:n].reshape(shape)
-
-
-def _all(*dims):
-    return (slice(None),) * len(dims)
 
 
 def _pad(xc, pad, xp, value=0, name="pad"):
@@ -101,11 +98,19 @@ def _gmm(a, b, groups):
 
 
 def _gmm_t(a, b, groups):
-    """``a @ b.T`` group by group (a: (M, L), b: (K, L) in ``groups`` blocks of rows)."""
+    """``a @ b.T`` group by group (a: (M, L), b: (K, L) in ``groups`` blocks of rows).
+
+    These are the weight gradients, reductions over the long N*L axis. OpenBLAS runs the
+    one whose output has few rows badly on 2 threads when another process shares the
+    cores (seconds instead of milliseconds, measured), so the operand with more rows goes
+    first and the (small) result is transposed back."""
     if groups == 1:
-        return a @ b.T
-    return (a.reshape(groups, a.shape[0] // groups, -1)
-            @ b.reshape(groups, b.shape[0] // groups, -1).transpose(0, 2, 1))
+        return a @ b.T if a.shape[0] >= b.shape[0] else (b @ a.T).T
+    a3 = a.reshape(groups, a.shape[0] // groups, -1)
+    b3 = b.reshape(groups, b.shape[0] // groups, -1)
+    if a3.shape[1] >= b3.shape[1]:
+        return a3 @ b3.transpose(0, 2, 1)
+    return (b3 @ a3.transpose(0, 2, 1)).transpose(0, 2, 1)
 
 
 def _conv(xc, w, stride, pad, dilation, groups, xp, out=None):
@@ -144,18 +149,28 @@ def _col2im(gyc, w, in_size, stride, pad, dilation, groups, xp):
     O, Cg, *ksize = w.shape
     N, out = gyc.shape[1], gyc.shape[2:]
     C, K, L = Cg * groups, math.prod(ksize), math.prod(out)
+    # Short image rows would make each offset's add a loop over tiny runs: then the batch
+    # goes innermost, (O, *out, N), for two small transposing copies and long runs.
+    inner = out[-1] < 16
+    gy = xp.ascontiguousarray(xp.moveaxis(gyc, 1, -1)) if inner else gyc
     gcols = _scratch(xp, "cols", (groups, Cg * K, N * L), gyc.dtype)
     w3 = w.reshape(groups, O // groups, -1)
-    xp.matmul(w3.transpose(0, 2, 1), gyc.reshape(groups, O // groups, -1), out=gcols)
-    gcols = gcols.reshape(C, *ksize, N, *out)
+    xp.matmul(w3.transpose(0, 2, 1), gy.reshape(groups, O // groups, -1), out=gcols)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, pad))
-    gx = xp.zeros((C, N, *padded), gyc.dtype)
+    if inner:  # spatial axes 1..d, batch last
+        gcols = gcols.reshape(C, *ksize, *out, N)
+        gx = xp.zeros((C, *padded, N), gyc.dtype)
+        lead = (slice(None),)
+    else:
+        gcols = gcols.reshape(C, *ksize, N, *out)
+        gx = xp.zeros((C, N, *padded), gyc.dtype)
+        lead = (slice(None), slice(None))
     for offset in itertools.product(*map(range, ksize)):
-        window = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
-                       for i, d, s, o in zip(offset, dilation, stride, out))
-        gx[(slice(None), slice(None)) + window] += gcols[(slice(None),) + offset]
-    return gx[(slice(None), slice(None)) + tuple(slice(lo, lo + n)
-                                                 for n, (lo, _) in zip(in_size, pad))]
+        window = tuple(slice(i * dl, i * dl + s * (o - 1) + 1, s)
+                       for i, dl, s, o in zip(offset, dilation, stride, out))
+        gx[lead + window] += gcols[(slice(None),) + offset]
+    gx = gx[lead + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, pad))]
+    return xp.ascontiguousarray(xp.moveaxis(gx, -1, 1)) if inner else gx
 
 
 def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_x, need_w):
@@ -330,7 +345,8 @@ def _convnd(d, who, input, weight, bias, stride, padding, dilation, groups):
     dilation = _ntuple(dilation, d, "dilation", who)
     pad = _conv_padding(padding, ksize, stride, dilation, who)
     size = tuple(input.shape[-d:])
-    if any(n + lo + hi < dl * (k - 1) + 1 for n, (lo, hi), dl, k in zip(size, pad, dilation, ksize)):
+    if any(n + lo + hi < dl * (k - 1) + 1
+           for n, (lo, hi), dl, k in zip(size, pad, dilation, ksize)):
         raise ValueError(f"{who}: input of spatial size {size} with padding {pad} is smaller "
                          f"than the (dilated) kernel {ksize}")
     return _batched(input, d, lambda x: ConvNd.apply(

@@ -53,13 +53,13 @@ def _windows(x, kernel, stride, pads, dilation, out, value, xp):
          *(st[2 + i] * stride[i] for i in range(d))))
     cols = _scratch(xp, "pool", win.shape, x.dtype)
     cols[...] = win
-    return cols.reshape((-1,) + cols.shape[d:]), cm
+    return cols.reshape((math.prod(kernel),) + cols.shape[d:]), cm
 
 
 def _padded_zeros(shape, pads, kernel, stride, dilation, out, xp, dtype):
     """The (A, B, *padded) gradient buffer; uninitialised when the windows tile it."""
     padded = tuple(shape[:2]) + tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], pads))
-    tiles = all(s == d * (k - 1) + 1 and o * s == n for k, s, d, o, n in
+    tiles = all(d == 1 and k == s and o * s == n for k, s, d, o, n in
                 zip(kernel, stride, dilation, out, padded[2:]))
     return (xp.empty if tiles else xp.zeros)(padded, dtype)
 
@@ -110,8 +110,9 @@ class MaxPoolNd(Function):
     def backward(self, gy, *_):
         xp = self.xp
         kernel, stride, pads, dilation, out, x_shape = self.geometry
-        gx = _padded_zeros(_swap_nc(x_shape, self.cm), pads, kernel, stride, dilation, out, xp, gy.dtype)
-        g = _to_nc(gy, self.cm)
+        gx = _padded_zeros(_swap_nc(x_shape, self.cm), pads, kernel, stride, dilation, out, xp,
+                           gy.dtype)
+        g = xp.ascontiguousarray(_to_nc(gy, self.cm))  # the layout of idx: aligned loops
         disjoint = _disjoint(kernel, stride, dilation)
         for k, offset in enumerate(itertools.product(*map(range, kernel))):
             window = _window(offset, dilation, stride, out)
@@ -150,7 +151,8 @@ class AvgPoolNd(Function):
         xp = self.xp
         kernel, stride, pads, out, x_shape = self.geometry
         ones = (1,) * len(kernel)
-        gx = _padded_zeros(_swap_nc(x_shape, self.cm), pads, kernel, stride, ones, out, xp, gy.dtype)
+        gx = _padded_zeros(_swap_nc(x_shape, self.cm), pads, kernel, stride, ones, out, xp,
+                           gy.dtype)
         g = _to_nc(gy, self.cm) / self.divisor
         disjoint = _disjoint(kernel, stride, ones)
         for offset in itertools.product(*map(range, kernel)):

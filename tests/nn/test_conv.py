@@ -49,6 +49,7 @@ CONV2D = [
     (3, 4, 1, dict(), (2, 3, 4, 5)),  # 1x1: no im2col copy
     (3, 4, 1, dict(stride=2), (2, 3, 5, 5)),
     (3, 4, 5, dict(stride=3), (1, 3, 11, 13)),  # strided backward through col2im
+    (2, 3, 3, dict(stride=2, padding=1), (2, 2, 5, 40)),  # col2im with long rows
     (3, 4, 3, dict(padding=1), (3, 6, 5)),  # unbatched
 ]
 
@@ -161,6 +162,23 @@ def test_stacked_layers_channel_major_memory():
     with ember.no_grad():  # the inference paths (no argmax kept) agree too
         y = em.eval()(ember.tensor(x))
     assert_close(y.numpy(), tm.eval()(torch.tensor(x)).detach().numpy(), 1e-10, 1e-10)
+
+
+def test_results_do_not_alias_scratch_buffers():
+    # im2col matrices and padded copies are reused between calls; results never are
+    conv, pool = nn.Conv2d(2, 3, 3, padding=1), nn.MaxPool2d(2)
+    first = pool(conv(ember.randn(2, 2, 8, 8)))
+    kept = first.detach().numpy().copy()
+    pool(conv(ember.randn(4, 2, 6, 6)))
+    assert_close(first.detach().numpy(), kept, 0, 0)
+
+
+def test_empty_batch():
+    x = ember.randn(0, 3, 8, 8, requires_grad=True)
+    y = nn.ConvTranspose2d(4, 2, 2, stride=2)(nn.MaxPool2d(2)(nn.Conv2d(3, 4, 3, padding=1)(x)))
+    assert y.shape == (0, 2, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
 
 
 def test_noncontiguous_input():

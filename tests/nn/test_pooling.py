@@ -38,6 +38,7 @@ MAX_POOL2D = [
     ((2,), dict(ceil_mode=True), (1, 2, 7, 5)),
     ((3,), dict(stride=1, padding=1), (1, 2, 5, 6)),
     (((2, 3),), dict(stride=(1, 2), padding=(1, 1), dilation=(2, 1)), (2, 2, 10, 11)),
+    ((2,), dict(stride=3, dilation=2), (1, 2, 9, 9)),  # disjoint windows with gaps
     ((2,), dict(return_indices=True), (2, 3, 6, 6)),
     ((3,), dict(stride=2, padding=1, ceil_mode=True, return_indices=True), (2, 2, 8, 9)),
     ((2,), {}, (3, 6, 6)),  # unbatched

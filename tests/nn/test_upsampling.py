@@ -43,8 +43,8 @@ def test_float32_index_arithmetic():
     # nearest indices come from float32 products in PyTorch's kernels: 1/3 * 3 rounds
     for kw in [dict(size=(9, 21)), dict(scale_factor=(3.0, 7 / 3))]:
         for mode in ["nearest", "bilinear"]:
-            check_op(lambda x: F.interpolate(x, mode=mode, **kw),
-                     lambda x: TF.interpolate(x, mode=mode, **kw),
+            check_op(lambda x, mode=mode, kw=kw: F.interpolate(x, mode=mode, **kw),
+                     lambda x, mode=mode, kw=kw: TF.interpolate(x, mode=mode, **kw),
                      shapes=[(1, 2, 3, 9)], dtype=np.float32)
 
 
