@@ -49,11 +49,14 @@ def compare(name, ember_fn, torch_fn, target=None, unit="ms", scale=1e3, **kw):
 
 
 def measure_peak_rss(script: str) -> int:
-    """Run ``script`` in a fresh Python and return its peak RSS in bytes (ru_maxrss)."""
+    """Run ``script`` in a fresh Python and return its peak resident memory in bytes.
+
+    Read from the child's own ``VmHWM`` (``ru_maxrss`` of a forked child starts from the
+    parent's peak, which would make every measurement the parent's size)."""
     import subprocess
     import sys
-    code = script + "\nimport resource; print('PEAK', resource.getrusage(" \
-                    "resource.RUSAGE_SELF).ru_maxrss)"
+    code = script + "\nprint('PEAK', [ln.split()[1] for ln in open('/proc/self/status') " \
+                    "if ln.startswith('VmHWM')][0])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ))
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("PEAK")][-1]
