@@ -85,3 +85,14 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     for k in a:
         np.testing.assert_array_equal(a[k].numpy(), b[k].numpy(), err_msg=k)
     assert os.path.exists(tmp_path / "cut" / "curves.png")
+
+
+def test_config_file_then_flags_override(tmp_path):
+    from ember.cli import _train_config, build_parser
+    (tmp_path / "c.yaml").write_text("model: vgg_small_bn\nepochs: 7\nlr: 0.2\n")
+    args = build_parser().parse_args(["train", "--config", str(tmp_path / "c.yaml"),
+                                      "--epochs", "3"])
+    cfg, resume = _train_config(args)
+    assert (cfg.model, cfg.epochs, cfg.lr, resume) == ("vgg_small_bn", 3, 0.2, None)
+    (tmp_path / "bad.json").write_text('{"epoch": 3}')
+    assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2

@@ -91,3 +91,13 @@ def test_evaluate_reports_confusion_and_examples():
     assert result["correct"] == int(np.trace(result["confusion"]))
     assert len(result["misclassified"]) <= 5
     assert os.path.basename(__file__)
+
+
+def test_tensorboard_event_files(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from ember.train import TensorBoardLogger
+    model, opt, sched, train, val = make()
+    Trainer(model, nn.CrossEntropyLoss(), opt, progress=False,
+            callbacks=[TensorBoardLogger(str(tmp_path))]).fit(train, val, epochs=1)
+    events = [f for f in os.listdir(tmp_path) if f.startswith("events.out.tfevents")]
+    assert events and os.path.getsize(tmp_path / events[0]) > 0
