@@ -58,9 +58,14 @@ def test_train_writes_run_folder_and_evaluate_reproduces(tmp_path):
     # predict on an image saved as .npy (one test image from the same data)
     img = ember.data.get_dataset("fashion-mnist-subset", train=False).data[0]
     np.save(tmp_path / "img.npy", img)
-    pr = run("predict", str(run_dir / "last.ckpt"), str(tmp_path / "img.npy"), cwd=tmp_path)
+    import matplotlib.image
+    matplotlib.image.imsave(tmp_path / "img.png", img, cmap="gray", vmin=0, vmax=255)
+    pr = run("predict", str(run_dir / "last.ckpt"), str(tmp_path / "img.npy"),
+             str(tmp_path / "img.png"), cwd=tmp_path)
     assert pr.returncode == 0, pr.stderr
-    assert pr.stdout.count("%") == 3
+    assert pr.stdout.count("%") == 6
+    npy_top, png_top = pr.stdout.split("img.png")
+    assert npy_top.split("\n")[1].split()[1] == png_top.split("\n")[1].split()[1]
 
 
 def test_killed_run_resumes_to_identical_weights(tmp_path):
