@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import harness  # first: it sets the BLAS thread count before NumPy loads
 
-import numpy as np  # noqa: I001
+import numpy as np
 
 LR, MOMENTUM = 0.01, 0.9
 

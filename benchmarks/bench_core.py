@@ -11,11 +11,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+import harness
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import ember  # noqa: E402
+import ember
 
 
 def mlp_step_pair(batch=128, sizes=(784, 512, 512, 10), lr=0.01):

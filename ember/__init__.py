@@ -9,29 +9,29 @@ from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_
 from ember.backend import (Device, bool_, cuda_available, float16, float32, float64,
                            get_default_dtype, get_rng_state, int8, int16, int32, int64,
                            manual_seed, set_default_dtype, set_rng_state, uint8)
-from ember.ops import *  # noqa: F401,F403  (the op functions: ember.exp, ember.cat, ...)
-from ember import autograd, ops  # noqa: E402
-from ember import optim  # noqa: E402
+from ember.ops import *
+from ember import autograd, ops
+from ember import optim
 
 __version__ = "0.1.0"
 
-bool = bool_  # noqa: A001  (PyTorch spells it ember.bool)
-float = float32  # noqa: A001
+bool = bool_
+float = float32
 double = float64
 half = float16
 long = int64
-int = int32  # noqa: A001
+int = int32
 
 
 def device(spec="cpu") -> Device:
     return Device(spec)
 
 
-class cuda:  # noqa: N801  (mirrors torch.cuda)
+class cuda:
     """``ember.cuda.is_available()`` and ``ember.cuda.device_count()``."""
     is_available = staticmethod(cuda_available)
     device_count = staticmethod(backend.cuda_device_count)
-from ember.io.checkpoint import save, load  # noqa: E402
-from ember import data, nn  # noqa: E402
-from ember.summary import summary  # noqa: E402
-from ember import models  # noqa: E402
+from ember.io.checkpoint import save, load
+from ember import data, nn
+from ember.summary import summary
+from ember import models

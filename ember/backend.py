@@ -13,7 +13,7 @@ import numpy as np
 cupy = None
 if os.environ.get("EMBER_DISABLE_CUDA", "") not in ("1", "true", "yes"):
     try:  # pragma: no cover - depends on the machine
-        import cupy  # noqa: F811
+        import cupy
 
         if cupy.cuda.runtime.getDeviceCount() == 0:
             cupy = None

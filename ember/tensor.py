@@ -534,7 +534,7 @@ def _is_number(x) -> bool:
     return isinstance(x, numbers.Number)
 
 
-from ember import ops as _ops  # noqa: E402  (ops import Tensor; Tensor's methods call ops)
+from ember import ops as _ops
 
 # Methods that are the op itself, with the tensor as first argument (x.exp() is exp(x)).
 for _name in (

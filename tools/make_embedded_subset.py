@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ember.data.datasets._download import file_digest  # noqa: E402
-from ember.data.datasets.fashion_subset import SUBSET_PATH, SUBSET_SHA256  # noqa: E402
-from ember.data.datasets.mnist import FashionMNIST  # noqa: E402
+from ember.data.datasets._download import file_digest
+from ember.data.datasets.fashion_subset import SUBSET_PATH, SUBSET_SHA256
+from ember.data.datasets.mnist import FashionMNIST
 
 PER_CLASS = {"train": 1000, "test": 200}
 SEED = 0

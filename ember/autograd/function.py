@@ -85,4 +85,4 @@ class Function:
         return outs if type(ys) is tuple else outs[0]
 
 
-import numpy as _numpy  # noqa: E402  (CPU fallback for the hot path above)
+import numpy as _numpy

@@ -70,5 +70,5 @@ def test_no_grad_builds_no_graph_but_keeps_values():
 
 
 def test_module_level_imports():
-    from ember.autograd import enable_grad, no_grad, set_grad_enabled  # noqa: F401
+    from ember.autograd import enable_grad, no_grad, set_grad_enabled
     assert ember.autograd.is_grad_enabled is ember.is_grad_enabled

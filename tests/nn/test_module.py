@@ -312,7 +312,7 @@ def test_registration_rules():
     assert [n for n, _ in m.named_modules()] == [""]
     assert m.get_submodule("") is m
     with pytest.raises(AttributeError, match="no attribute 'missing'"):
-        m.missing  # noqa: B018
+        m.missing
 
     class NoInit(enn.Module):
         def __init__(self):

@@ -124,8 +124,8 @@ def test_sgd_weight_decay_equals_l2_penalty_in_the_loss():
 def test_adam_couples_weight_decay_adamw_decouples_it():
     torch = import_torch()
     lam = 0.5
-    adam = lambda o, p: o.Adam(p, lr=0.05, weight_decay=lam)  # noqa: E731
-    adamw = lambda o, p: o.AdamW(p, lr=0.05, weight_decay=lam)  # noqa: E731
+    adam = lambda o, p: o.Adam(p, lr=0.05, weight_decay=lam)
+    adamw = lambda o, p: o.AdamW(p, lr=0.05, weight_decay=lam)
     coupled, decoupled = train(ember, adam), train(ember, adamw)
     # Adam's weight_decay is an L2 term in the loss, rescaled by the adaptive denominator ...
     np.testing.assert_allclose(coupled, train(ember, lambda o, p: o.Adam(p, lr=0.05),

@@ -126,7 +126,7 @@ def test_norm_and_logsumexp_edge_values():
     x = ember.tensor([-np.inf, -np.inf])
     assert ember.logsumexp(x, 0).item() == -np.inf
     big = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
-    fn = lambda m, x: m.logsumexp(x, 1)  # noqa: E731
+    fn = lambda m, x: m.logsumexp(x, 1)
     check_op(partial(fn, ember), partial(fn, torch), inputs=[big])
 
 
@@ -157,7 +157,7 @@ def test_reduction_axes_property(data, shape, keepdim):
                lambda m, x: m.logsumexp(x, dim, keepdim=keepdim)):
         check_op(partial(fn, ember), partial(fn, torch), shapes=[shape])
     if math.prod(shape[a] for a in axes) > 1:  # the unbiased variance needs two elements
-        fn = lambda m, x: m.var(x, dim, keepdim=keepdim)  # noqa: E731
+        fn = lambda m, x: m.var(x, dim, keepdim=keepdim)
         check_op(partial(fn, ember), partial(fn, torch), shapes=[shape])
 
 

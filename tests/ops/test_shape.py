@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ember
-import ember.nn  # noqa: F401  (ember.nn.functional.pad, as torch.nn.functional.pad)
+import ember.nn
 from _parity import check_op, import_torch
 from ops import _table
 
