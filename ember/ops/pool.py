@@ -212,7 +212,7 @@ def _geometry(x, d, kernel_size, stride, padding, dilation, ceil_mode, who, max_
         o = (span + (s - 1 if ceil_mode else 0)) // s + 1
         if ceil_mode and (o - 1) * s >= n + p:
             o -= 1  # the last window must start inside the input or the left padding
-        if span < 0 or o < 1:
+        if o < 1:
             raise ValueError(f"{who}: input of spatial size {size} is too small for kernel "
                              f"{kernel} with padding {padding} and dilation {dilation}")
         out.append(o)

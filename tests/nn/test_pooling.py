@@ -219,3 +219,12 @@ def test_errors_name_layer_and_shapes():
         nn.MaxUnpool2d(2)(ember.randn(1, 1, 2, 2), ember.zeros(1, 1, 3, 3, dtype=ember.int64))
     with pytest.raises(ValueError, match=r"max_unpool2d: index 16 is out of range.*\(4, 4\)"):
         F.max_unpool2d(ember.randn(1, 1, 2, 2), ember.full((1, 1, 2, 2), 16, dtype=ember.int64), 2)
+
+
+def test_ceil_mode_window_hanging_off_a_1x1_map_matches_torch():
+    # GoogLeNet's pools meet 1x1 maps at 28x28 input; torch returns a 1x1 output there
+    torch = import_torch()
+    for e_fn, t_fn in ((F.max_pool2d, torch.nn.functional.max_pool2d),
+                       (F.avg_pool2d, torch.nn.functional.avg_pool2d)):
+        check_op(lambda x, f=e_fn: f(x, 2, 2, ceil_mode=True),
+                 lambda x, f=t_fn: f(x, 2, 2, ceil_mode=True), shapes=[(2, 3, 1, 1)])
