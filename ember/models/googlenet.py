@@ -3,7 +3,7 @@ before the 3x3 and 5x5 branches, global average pooling instead of large fully c
 layers, and two auxiliary classifiers (after inception4a and inception4d) used in training.
 
 As torchvision (whose weights this layout loads), every convolution is followed by batch
-normalisation (``BasicConv2d``), and the "5x5" branch uses a 3x3 kernel. Inputs of 32x32 and
+normalisation (``BasicConv2d``), and the "5x5" branch uses a 3x3 kernel. Inputs of 28x28 and
 up work (the last stage is then 1x1).
 """
 from __future__ import annotations
