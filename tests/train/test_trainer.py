@@ -96,7 +96,7 @@ def test_evaluate_reports_confusion_and_examples():
 def test_tensorboard_event_files(tmp_path):
     pytest.importorskip("tensorboardX")
     from ember.train import TensorBoardLogger
-    model, opt, sched, train, val = make()
+    model, opt, _, train, val = make()
     Trainer(model, nn.CrossEntropyLoss(), opt, progress=False,
             callbacks=[TensorBoardLogger(str(tmp_path))]).fit(train, val, epochs=1)
     events = [f for f in os.listdir(tmp_path) if f.startswith("events.out.tfevents")]

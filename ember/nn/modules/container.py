@@ -9,7 +9,21 @@ from ember.nn.modules.module import Module
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Unflatten"]
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Children numbered ``0``, ``1``, ... in order (Sequential, ModuleList)."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Numbered):
     """Modules called in order; ``Sequential(a, b)`` or ``Sequential(OrderedDict(...))``."""
 
     def __init__(self, *args):
@@ -31,18 +45,9 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
         return list(self._modules.values())[idx]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules whose parameters are registered (keys ``0``, ``1``, ...)."""
 
     def __init__(self, modules=None):
@@ -58,15 +63,6 @@ class ModuleList(Module):
     def __setitem__(self, idx, module):
         self.add_module(str(idx % len(self)), module)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for m in modules:
