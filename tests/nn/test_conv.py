@@ -14,6 +14,17 @@ from ember import nn
 torch = import_torch()
 
 
+@pytest.fixture(autouse=True, params=["auto", "shifted", "im2col"])
+def route(request, monkeypatch):
+    """Every test runs on each convolution route: the default choice, the per-offset GEMMs
+    wherever they apply (any stride-1 convolution on the CPU), and im2col everywhere."""
+    from ember.ops import _blas, conv
+    if request.param == "shifted" and not _blas.available(np.float64):
+        pytest.skip("NumPy's BLAS was not found: the per-offset route is off")
+    monkeypatch.setattr(conv, "ROUTE", request.param)
+    return request.param
+
+
 def copy_from_torch(em, tm):
     em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
 
