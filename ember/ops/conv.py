@@ -64,8 +64,9 @@ def _pad(xc, pad, xp, value=0, name="pad"):
     return out
 
 
-def _im2col(xpad, ksize, stride, dilation, out, xp):
-    """(C, N, *S) -> (C*K, N*L): every receptive field as a column, in one strided copy."""
+def _im2col(xpad, ksize, stride, dilation, out, xp, fresh=False):
+    """(C, N, *S) -> (C*K, N*L): every receptive field as a column, in one strided copy
+    (into the scratch buffer, or a new array when ``fresh``: one kept for backward)."""
     C, N = xpad.shape[:2]
     if all(k == 1 for k in ksize) and all(s == 1 for s in stride) \
             and tuple(xpad.shape[2:]) == tuple(out):
@@ -76,18 +77,19 @@ def _im2col(xpad, ksize, stride, dilation, out, xp):
         xpad, (C, *ksize, N, *out),
         (st[0], *(st[2 + i] * dilation[i] for i in range(d)), st[1],
          *(st[2 + i] * stride[i] for i in range(d))))
-    cols = _scratch(xp, "cols", win.shape, xpad.dtype)
+    cols = xp.empty(win.shape, xpad.dtype) if fresh else _scratch(xp, "cols", win.shape,
+                                                                    xpad.dtype)
     cols[...] = win
     return cols.reshape(C * math.prod(ksize), -1)
 
 
-def _cols(xc, ksize, stride, pad, dilation, xp, out=None):
+def _cols(xc, ksize, stride, pad, dilation, xp, out=None, fresh=False):
     """The im2col matrix (C*K, N*L) of channel-major ``xc`` and the output size ``out``."""
     xpad = _pad(xc, pad, xp)
     if out is None:
         out = tuple((n - d * (k - 1) - 1) // s + 1
                     for n, k, s, d in zip(xpad.shape[2:], ksize, stride, dilation))
-    return _im2col(xpad, ksize, stride, dilation, tuple(out), xp), tuple(out)
+    return _im2col(xpad, ksize, stride, dilation, tuple(out), xp, fresh), tuple(out)
 
 
 def _gmm(a, b, groups):
@@ -114,17 +116,22 @@ def _gmm_t(a, b, groups):
     return (b3 @ a3.transpose(0, 2, 1)).transpose(0, 2, 1)
 
 
-def _conv(xc, w, stride, pad, dilation, groups, xp, out=None):
-    """Channel-major convolution: (C, N, *S) -> (O, N, *out)."""
+def _out_size(in_size, ksize, stride, pad, dilation):
+    return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
+                 for n, k, s, d, (lo, hi) in zip(in_size, ksize, stride, dilation, pad))
+
+
+def _conv(xc, w, stride, pad, dilation, groups, xp, keep_cols=False):
+    """Channel-major convolution: (C, N, *S) -> (O, N, *out), and the im2col matrix when
+    ``keep_cols`` and this route builds one (else None)."""
     ksize = w.shape[2:]
     frame = [n + lo + hi for n, (lo, hi) in zip(xc.shape[2:], pad)]
-    if out is None:
-        out = tuple((n - d * (k - 1) - 1) // s + 1
-                    for n, k, s, d in zip(frame, ksize, stride, dilation))
+    out = _out_size(xc.shape[2:], ksize, stride, pad, dilation)
     if _use_shifted(xp, xc.dtype, w.shape[1], ksize, stride, frame, out):
-        return _conv_shifted(_pad(xc, pad, xp), w, out, dilation, groups)
-    cols, out = _cols(xc, ksize, stride, pad, dilation, xp, out)
-    return _gmm(w.reshape(w.shape[0], -1), cols, groups).reshape(w.shape[0], xc.shape[1], *out)
+        return _conv_shifted(_pad(xc, pad, xp), w, out, dilation, groups), None
+    cols, out = _cols(xc, ksize, stride, pad, dilation, xp, out, fresh=keep_cols)
+    y = _gmm(w.reshape(w.shape[0], -1), cols, groups).reshape(w.shape[0], xc.shape[1], *out)
+    return y, (cols if keep_cols else None)
 
 
 # --- stride 1 on the CPU: one GEMM per kernel offset, no im2col ----------------------------
@@ -239,8 +246,10 @@ def _col2im(gyc, w, in_size, stride, pad, dilation, groups, xp):
     return xp.ascontiguousarray(xp.moveaxis(gx, -1, 1)) if inner else gx
 
 
-def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_x, need_w):
-    """(gx, gw) of :func:`_conv`, channel-major, each only when asked for.
+def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_x, need_w,
+                   cols=None):
+    """(gx, gw) of :func:`_conv`, channel-major, each only when asked for; ``cols`` is the
+    forward's im2col matrix where it was kept (see :func:`_keeps_cols`).
 
     For stride 1, gx is a convolution of gy with the flipped kernel, over G, the im2col
     matrix of the padded gy, and G also gives the weight gradient as x (C, N*H*W) @ G.T:
@@ -268,11 +277,26 @@ def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_
             gw = gw[(Ellipsis,) + (slice(None, None, -1),) * len(ksize)].reshape(w.shape)
         return gx, gw
     if need_w:
-        cols, _ = _cols(xc, ksize, stride, pad, dilation, xp, out=gyc.shape[2:])
+        if cols is None:
+            cols, _ = _cols(xc, ksize, stride, pad, dilation, xp, out=gyc.shape[2:])
         gw = _gmm_t(gyc.reshape(O, -1), cols, groups).reshape(w.shape)
     if need_x:
         gx = _col2im(gyc, w, in_size, stride, pad, dilation, groups, xp)
     return gx, gw
+
+
+KEEP_COLS_BYTES = 32 << 20
+
+
+def _keeps_cols(x, w, stride, pad, dilation, groups, need_x):
+    """Whether the forward should keep its im2col matrix for the weight gradient: where the
+    backward would build the same matrix again (no shared adjoint im2col) and it is small
+    (LeNet's layers, strided layers: one copy saved per step for a few MiB held)."""
+    in_size = x.shape[2:]
+    out = _out_size(in_size, w.shape[2:], stride, pad, dilation)
+    size = math.prod(w.shape[1:]) * groups * x.shape[0] * math.prod(out) * x.itemsize
+    return size <= KEEP_COLS_BYTES and (
+        not need_x or _adjoint_padding(w, in_size, out, stride, pad, dilation, groups) is None)
 
 
 def _adjoint(gyc, w, in_size, stride, pad, dilation, groups, xp):
@@ -298,9 +322,12 @@ class ConvNd(Function):
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         self.cfg = (stride, padding, dilation, groups)
         self.x_shape = x.shape
-        if self.needs_input_grad[0] or self.needs_input_grad[1]:
-            self.save_for_backward(x if self.needs_input_grad[1] else None, w)
-        yc = _conv(x.swapaxes(0, 1), w, stride, padding, dilation, groups, self.xp)
+        need_x, need_w = self.needs_input_grad[:2]
+        if need_x or need_w:
+            self.save_for_backward(x if need_w else None, w)
+        keep = need_w and _keeps_cols(x, w, *self.cfg, need_x)
+        yc, self.cols = _conv(x.swapaxes(0, 1), w, stride, padding, dilation, groups,
+                              self.xp, keep_cols=keep)
         return _add_bias(yc, b).swapaxes(0, 1)
 
     def backward(self, gy):
@@ -308,7 +335,9 @@ class ConvNd(Function):
         gyc = gy.swapaxes(0, 1)
         need_x, need_w, need_b = self.needs_input_grad
         gx, gw = _conv_backward(None if x is None else x.swapaxes(0, 1), gyc, w,
-                                self.x_shape[2:], *self.cfg, self.xp, need_x, need_w)
+                                self.x_shape[2:], *self.cfg, self.xp, need_x, need_w,
+                                self.cols)
+        self.cols = None
         return (None if gx is None else gx.swapaxes(0, 1)), gw, \
             (_bias_grad(gyc) if need_b else None)
 
