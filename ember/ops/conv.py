@@ -1,4 +1,5 @@
-"""Convolutions, 1-D to 3-D, plain and transposed, each as one big matrix product.
+"""Convolutions, 1-D to 3-D, plain and transposed: im2col and one big matrix product, or,
+for stride 1 on the CPU, one in-place product per kernel offset (see "stride 1" below).
 
 Layout. Inside this file activations are *channel-major*: an (N, C, *S) array is handled
 through its (C, N, *S) view, and results are handed back as (N, C, *S) views of (C, N, *S)
@@ -87,8 +88,7 @@ def _cols(xc, ksize, stride, pad, dilation, xp, out=None, fresh=False):
     """The im2col matrix (C*K, N*L) of channel-major ``xc`` and the output size ``out``."""
     xpad = _pad(xc, pad, xp)
     if out is None:
-        out = tuple((n - d * (k - 1) - 1) // s + 1
-                    for n, k, s, d in zip(xpad.shape[2:], ksize, stride, dilation))
+        out = _out_size(xc.shape[2:], ksize, stride, pad, dilation)
     return _im2col(xpad, ksize, stride, dilation, tuple(out), xp, fresh), tuple(out)
 
 
