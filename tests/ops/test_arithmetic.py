@@ -137,7 +137,7 @@ def test_broadcasting_property(shapes):
     torch = import_torch()
     a_shape, b_shape = shapes.input_shapes
     for name in ("add", "sub", "mul", "div"):
-        fn, low, high = BINARY[name]
+        fn, _low, _high = BINARY[name]
         check_op(partial(fn, ember), partial(fn, torch), shapes=[a_shape, b_shape])
         out = fn(ember, ember.zeros(a_shape), ember.zeros(b_shape))
         assert tuple(out.shape) == shapes.result_shape

@@ -114,7 +114,7 @@ def test_ties_in_max_and_amax_match_torch():
     for fn in (lambda m, x: m.max(x), lambda m, x: m.amax(x, 1), lambda m, x: x.amin(0),
                lambda m, x: m.norm(x, float("inf"), 1)):
         check_op(partial(fn, ember), partial(fn, torch), inputs=[x])
-    values, indices = ember.max(ember.tensor(x), 1)
+    _values, indices = ember.max(ember.tensor(x), 1)
     assert indices.tolist() == torch.max(torch.tensor(x), 1).indices.tolist()
 
 

@@ -68,14 +68,14 @@ def test_resume_is_bit_for_bit(tmp_path):
 
 
 def test_nan_loss_stops_with_step(tmp_path):
-    model, opt, sched, train, val = make(lr=1e12)
+    model, opt, _sched, train, val = make(lr=1e12)
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, progress=False)
     with pytest.raises(NonFiniteLossError, match=r"epoch \d+, step \d+"):
         trainer.fit(train, val, epochs=3)
 
 
 def test_early_stopping():
-    model, opt, sched, train, val = make(lr=0.0)
+    model, opt, _sched, train, val = make(lr=0.0)
     stop = EarlyStopping(monitor="val_loss", patience=2)
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, progress=False, callbacks=[stop])
     trainer.fit(train, val, epochs=10)
@@ -83,7 +83,7 @@ def test_early_stopping():
 
 
 def test_evaluate_reports_confusion_and_examples():
-    model, opt, sched, train, val = make()
+    model, opt, _sched, train, val = make()
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, progress=False)
     trainer.fit(train, None, 2)
     result = trainer.evaluate(val, num_classes=3, keep_examples=5)
