@@ -55,14 +55,23 @@ def _pad(xc, pad, xp, value=0, name="pad"):
         return xc
     C, N, *S = xc.shape
     out = _scratch(xp, name, (C, N, *(n + lo + hi for n, (lo, hi) in zip(S, pad))), xc.dtype)
-    for i, (lo, hi) in enumerate(pad):  # fill the border slabs only
+    _place(xc, out, pad, value)
+    return out
+
+
+def _place(xc, out, pad, value=0):
+    """Copy (C, N, *S) into ``out`` (C, N, *frame) at offset ``lo`` on each spatial axis,
+    fill the rest of the frame (the border slabs only) with ``value``; the copy's view."""
+    for i, (lo, n) in enumerate(zip((lo for lo, _ in pad), xc.shape[2:])):
         lead = (slice(None),) * (2 + i)
         if lo:
             out[lead + (slice(0, lo),)] = value
-        if hi:
-            out[lead + (slice(out.shape[2 + i] - hi, None),)] = value
-    out[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(S, pad)))] = xc
-    return out
+        if lo + n < out.shape[2 + i]:
+            out[lead + (slice(lo + n, None),)] = value
+    inside = out[(slice(None), slice(None),
+                  *(slice(lo, lo + n) for n, (lo, _) in zip(xc.shape[2:], pad)))]
+    inside[...] = xc
+    return inside
 
 
 def _im2col(xpad, ksize, stride, dilation, out, xp, fresh=False):
@@ -128,7 +137,7 @@ def _conv(xc, w, stride, pad, dilation, groups, xp, keep_cols=False):
     frame = [n + lo + hi for n, (lo, hi) in zip(xc.shape[2:], pad)]
     out = _out_size(xc.shape[2:], ksize, stride, pad, dilation)
     if _use_shifted(xp, xc.dtype, w.shape[1], ksize, stride, frame, out):
-        return _conv_shifted(_pad(xc, pad, xp), w, out, dilation, groups), None
+        return _conv_shifted(xc, w, pad, out, dilation, groups), None
     cols, out = _cols(xc, ksize, stride, pad, dilation, xp, out, fresh=keep_cols)
     y = _gmm(w.reshape(w.shape[0], -1), cols, groups).reshape(w.shape[0], xc.shape[1], *out)
     return y, (cols if keep_cols else None)
@@ -136,13 +145,21 @@ def _conv(xc, w, stride, pad, dilation, groups, xp, keep_cols=False):
 
 # --- stride 1 on the CPU: one GEMM per kernel offset, no im2col ----------------------------
 #
-# Flatten a padded (C, N, *frame) input to F (C, N*prod(frame)). The output at flat position
-# p needs F[:, p + off] for each kernel offset's flat distance ``off``, so the whole output is
-# sum_k W[:, :, k] @ F[:, off_k : off_k + L] over every position p < L, garbage included where
-# a window runs off a row, and cropped afterwards. Each window is a view that BLAS reads in
-# place, and the products accumulate in the output (beta=1): the im2col copy, as costly as the
-# matmul itself on two cores, never happens. The price is the product over the frame, not the
-# output: 1.13x the columns at 32x32 with padding 1, 1.56x at 8x8.
+# Lay the images out one after another in a flat buffer F (C, lead + N*slot + tail), each in
+# a slot of its own rows plus the zero rows that pad it. The output at flat position p needs
+# F[:, p + off] for each kernel offset's flat distance ``off``, so the whole output is
+# sum_k W[:, :, k] @ F[:, off_k : off_k + L] over every position p < L = N*slot, and the
+# rows between images are cropped off. Each window is a view that BLAS reads in place and
+# the products accumulate in the output (beta=1): the im2col copy, as costly as the matmul
+# itself on two cores, never happens.
+#
+# Two things keep the padding (copies and wasted columns) small. Neighbouring images share
+# their zero rows (a 3x3 "same" layer has one zero row per image, not two). And image rows
+# are not padded left and right: a window that runs off the left edge of a row reads the
+# end of the row above, so those columns are zeroed while that kernel column's products
+# run, and restored after; likewise on the right. Slot and output rows are then as wide as
+# the image, each image one contiguous block: the copy in is a block copy, and the output
+# is a view of the product that skips the rows between images (no copy out).
 
 ROUTE = "auto"  # or "shifted" / "im2col" wherever possible: tests check both against torch
 MIN_CHANNELS = 8  # input channels (per group) below which im2col's small matrix wins
@@ -159,11 +176,28 @@ def _use_shifted(xp, dtype, cin, ksize, stride, frame, out):
                                   and math.prod(frame) <= 2 * math.prod(out))
 
 
-def _offsets(frame, ksize, dilation):
-    """The flat distance of every kernel offset in a row-major ``frame``."""
-    steps = [math.prod(frame[i + 1:]) for i in range(len(frame))]
-    return [sum(i * d * s for i, d, s in zip(idx, dilation, steps))
-            for idx in itertools.product(*map(range, ksize))]
+def _slot_layout(in_size, ksize, pad, dilation):
+    """How :func:`_conv_shifted` lays out one image: the padding written around it, the
+    slot's shape, each kernel offset's flat distance and its column shift.
+
+    The first and the last spatial axes are padded implicitly wherever the output is no
+    larger than the input there: shared zero rows after each image (first axis), column
+    zeroing (last axis). Other axes, and those two where the output is larger, get zeros
+    written around the image as :func:`_pad` does."""
+    d = len(in_size)
+    written, implicit = list(pad), [(0, 0)] * d
+    for i in {0, d - 1}:
+        if sum(pad[i]) <= dilation[i] * (ksize[i] - 1):
+            written[i], implicit[i] = (0, 0), pad[i]
+    slot = [n + lo + hi for n, (lo, hi) in zip(in_size, written)]
+    if d > 1:
+        slot[0] += max(implicit[0])  # zero rows after the image, shared with the next
+    steps = [math.prod(slot[i + 1:]) for i in range(d)]
+    kernel = list(itertools.product(*map(range, ksize)))
+    offsets = [sum((j * dl - lo) * s for j, dl, (lo, _), s in zip(idx, dilation, implicit, steps))
+               for idx in kernel]
+    shifts = [idx[-1] * dilation[-1] - implicit[-1][0] for idx in kernel]
+    return written, slot, offsets, shifts
 
 
 def _group_rows(groups, rows_a, rows_b):
@@ -171,20 +205,41 @@ def _group_rows(groups, rows_a, rows_b):
             for g in range(groups)]
 
 
-def _conv_shifted(xpad, w, out, dilation, groups):
-    """Stride-1 convolution of a padded channel-major (C, N, *frame) -> (O, N, *out)."""
-    C, N, *frame = xpad.shape
+def _row_stride(n, itemsize):
+    """A row length >= n whose byte stride is not a multiple of 4 KiB: OpenBLAS runs 2-3x
+    slower writing an output whose rows alias in cache (measured with 16 rows of
+    2**15 * 33 bytes)."""
+    return n + (-n) % 16 + 4160 // itemsize
+
+
+def _conv_shifted(xc, w, pad, out, dilation, groups):
+    """Stride-1 convolution of channel-major (C, N, *S) -> (O, N, *out), a view."""
+    C, N, *S = xc.shape
     O, Cg, *ksize = w.shape
-    F = xpad.reshape(C, -1)
-    offs = _offsets(frame, ksize, dilation)
-    L = F.shape[1] - offs[-1]
-    full = _scratch(np, "full", (O, F.shape[1]), xpad.dtype)
+    written, slot, offsets, shifts = _slot_layout(S, ksize, pad, dilation)
+    lead, tail, L = max(0, -min(offsets)), max(0, max(offsets)), N * math.prod(slot)
+    F = _scratch(np, "pad", (C, _row_stride(lead + L + tail, xc.itemsize)), xc.dtype)
+    F[:, :lead] = 0
+    F[:, lead + L:] = 0
+    images = _place(xc, F[:, lead:lead + L].reshape(C, N, *slot), written)
+    full = np.empty((O, _row_stride(L, xc.itemsize)), xc.dtype)[:, :L]
     wk = np.ascontiguousarray(np.moveaxis(w.reshape(O, Cg, -1), 2, 1))  # (O, K, C/g)
-    for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
-        for k, off in enumerate(offs):
-            _blas.gemm(wk[rows_o, k], F[rows_c, off:off + L], full[rows_o, :L], float(k > 0))
-    crop = full.reshape(O, N, *frame)[(slice(None), slice(None)) + tuple(map(slice, out))]
-    return crop.copy()
+    beta = 0.0
+    width, right = slot[-1], -min(shifts + [0])
+    for e in sorted(set(shifts), key=lambda e: (e > 0, abs(e))):  # 0, -1, -2.., 1, 2..
+        if e > 0 and right:  # the right-hand columns the windows to the left zeroed
+            images[..., width - right:] = xc[..., width - right:]
+            right = 0
+        # zero the columns that windows shifted by e read from the neighbouring row
+        lo, hi = (max(0, width + e), width) if e < 0 else (0, out[-1] + e - width)
+        if hi > lo:
+            images[..., lo:hi] = 0
+        for k in (k for k, s in enumerate(shifts) if s == e):
+            for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
+                off = lead + offsets[k]
+                _blas.gemm(wk[rows_o, k], F[rows_c, off:off + L], full[rows_o], beta)
+            beta = 1.0
+    return full.reshape(O, N, *slot)[(slice(None), slice(None)) + tuple(map(slice, out))]
 
 
 def _flip_transpose(w, groups):
@@ -262,8 +317,8 @@ def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_
         frame = None if back is None else [o + lo + hi for o, (lo, hi) in zip(gyc.shape[2:], back)]
         if back is not None and _use_shifted(xp, gyc.dtype, O // groups, ksize, stride, frame,
                                              in_size):
-            return _conv_shifted(_pad(gyc, back, xp), _flip_transpose(w, groups), in_size,
-                                 dilation, groups), None
+            return _conv_shifted(gyc, _flip_transpose(w, groups), back, in_size, dilation,
+                                 groups), None
     gx = gw = None
     back = _adjoint_padding(w, in_size, gyc.shape[2:], stride, pad, dilation, groups) \
         if need_x else None

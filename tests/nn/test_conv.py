@@ -62,6 +62,12 @@ CONV2D = [
     (3, 4, 5, dict(stride=3), (1, 3, 11, 13)),  # strided backward through col2im
     (2, 3, 3, dict(stride=2, padding=1), (2, 2, 5, 40)),  # col2im with long rows
     (3, 4, 3, dict(padding=1), (3, 6, 5)),  # unbatched
+    # the per-offset route's layout: padding wider than the kernel's reach (written out),
+    # mixed with implicit padding, and kernels as wide as the image or wider
+    (3, 4, 3, dict(padding=(2, 3)), (2, 3, 5, 6)),
+    (3, 4, 3, dict(padding=(0, 2)), (2, 3, 5, 6)),
+    (3, 4, (3, 5), dict(padding=(1, 2)), (2, 3, 4, 3)),
+    (3, 4, (1, 5), dict(padding=(0, 2)), (2, 3, 3, 2)),
 ]
 
 
