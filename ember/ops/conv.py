@@ -221,19 +221,22 @@ def _conv_shifted(xc, w, pad, out, dilation, groups):
     F = _scratch(np, "pad", (C, _row_stride(lead + L + tail, xc.itemsize)), xc.dtype)
     F[:, :lead] = 0
     F[:, lead + L:] = 0
-    images = _place(xc, F[:, lead:lead + L].reshape(C, N, *slot), written)
+    _place(xc, F[:, lead:lead + L].reshape(C, N, *slot), written)
     full = np.empty((O, _row_stride(L, xc.itemsize)), xc.dtype)[:, :L]
     wk = np.ascontiguousarray(np.moveaxis(w.reshape(O, Cg, -1), 2, 1))  # (O, K, C/g)
-    beta = 0.0
+    rows = F[:, lead:lead + L].reshape(C, -1, slot[-1])  # every row of every slot
     width, right = slot[-1], -min(shifts + [0])
+    saved = rows[..., width - right:].transpose(2, 0, 1).copy() if right else None
+    beta = 0.0
     for e in sorted(set(shifts), key=lambda e: (e > 0, abs(e))):  # 0, -1, -2.., 1, 2..
-        if e > 0 and right:  # the right-hand columns the windows to the left zeroed
-            images[..., width - right:] = xc[..., width - right:]
-            right = 0
-        # zero the columns that windows shifted by e read from the neighbouring row
-        lo, hi = (max(0, width + e), width) if e < 0 else (0, out[-1] + e - width)
-        if hi > lo:
-            images[..., lo:hi] = 0
+        if e > 0 and saved is not None:  # the columns on the right that shifts < 0 zeroed
+            rows[..., width - right:] = saved.transpose(1, 2, 0)
+            saved = None
+        # zero the columns that windows shifted by e read from the neighbouring row (one
+        # column at a time: NumPy then runs its inner loop down the column)
+        for col in range(max(0, width + e), width) if e < 0 else \
+                range(0, min(width, out[-1] + e - width)):
+            rows[..., col] = 0
         for k in (k for k, s in enumerate(shifts) if s == e):
             for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
                 off = lead + offsets[k]
