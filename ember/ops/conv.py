@@ -212,6 +212,31 @@ def _row_stride(n, itemsize):
     return n + (-n) % 16 + 4160 // itemsize
 
 
+CHUNK_BYTES = 4 << 20  # output columns per pass where the output outgrows the cache
+
+
+def _chunk(rows, length, itemsize):
+    """Output columns per pass: all at once, unless the output (read and written again by
+    every offset's product) exceeds 16 MiB; then 4 MiB at a time, so that it stays in cache
+    across the offsets (ResNet's 16@32x32 layers at batch 256: 16.0 -> 13.5 ms, measured;
+    no gain at 9 MiB)."""
+    if rows * length * itemsize <= 4 * CHUNK_BYTES:
+        return max(1, length)
+    return max(1024, CHUNK_BYTES // (rows * itemsize))
+
+
+def _edge_columns(shift, width, out_width):
+    """The image columns that windows shifted by ``shift`` columns read from the
+    neighbouring row instead of padding, and that must read as zeros for them."""
+    return range(max(0, width + shift), width) if shift < 0 else \
+        range(0, min(width, out_width + shift - width))
+
+
+def _restore(rows, r, edge, kept):
+    for col, values in zip(edge, kept):
+        rows[:, r, col] = values[:, r]
+
+
 def _conv_shifted(xc, w, pad, out, dilation, groups):
     """Stride-1 convolution of channel-major (C, N, *S) -> (O, N, *out), a view."""
     C, N, *S = xc.shape
@@ -224,24 +249,33 @@ def _conv_shifted(xc, w, pad, out, dilation, groups):
     _place(xc, F[:, lead:lead + L].reshape(C, N, *slot), written)
     full = np.empty((O, _row_stride(L, xc.itemsize)), xc.dtype)[:, :L]
     wk = np.ascontiguousarray(np.moveaxis(w.reshape(O, Cg, -1), 2, 1))  # (O, K, C/g)
-    rows = F[:, lead:lead + L].reshape(C, -1, slot[-1])  # every row of every slot
-    width, right = slot[-1], -min(shifts + [0])
-    saved = rows[..., width - right:].transpose(2, 0, 1).copy() if right else None
-    beta = 0.0
-    for e in sorted(set(shifts), key=lambda e: (e > 0, abs(e))):  # 0, -1, -2.., 1, 2..
-        if e > 0 and saved is not None:  # the columns on the right that shifts < 0 zeroed
-            rows[..., width - right:] = saved.transpose(1, 2, 0)
-            saved = None
-        # zero the columns that windows shifted by e read from the neighbouring row (one
-        # column at a time: NumPy then runs its inner loop down the column)
-        for col in range(max(0, width + e), width) if e < 0 else \
-                range(0, min(width, out[-1] + e - width)):
-            rows[..., col] = 0
-        for k in (k for k, s in enumerate(shifts) if s == e):
-            for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
-                off = lead + offsets[k]
-                _blas.gemm(wk[rows_o, k], F[rows_c, off:off + L], full[rows_o], beta)
-            beta = 1.0
+    width = slot[-1]
+    rows = F[:, lead:lead + L].reshape(C, -1, width)  # every row of every slot
+    order = sorted(set(shifts), key=lambda e: (e > 0, abs(e)))  # 0, -1, -2.., 1, 2..
+    edges = {e: _edge_columns(e, width, out[-1]) for e in order}
+    # the edge columns as they are, to put back before other windows read them
+    edge = sorted(set().union(*edges.values()))
+    kept = np.stack([rows[..., col] for col in edge]) if edge else None
+    step = _chunk(O, L, xc.itemsize)
+    for a in range(0, L, step):
+        b = min(L, a + step)
+        r = slice(max(0, (a + offsets[0]) // width), (b + offsets[-1]) // width + 1)
+        zeroed, beta = False, 0.0
+        for e in order:
+            if zeroed and e > 0:  # the left-hand windows are done: restore their columns
+                _restore(rows, r, edge, kept)
+                zeroed = False
+            for col in edges[e]:  # one column at a time: NumPy's inner loop runs down it
+                rows[:, r, col] = 0
+                zeroed = True
+            for k in (k for k, s in enumerate(shifts) if s == e):
+                for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
+                    off = lead + offsets[k]
+                    _blas.gemm(wk[rows_o, k], F[rows_c, off + a:off + b], full[rows_o, a:b],
+                               beta)
+                beta = 1.0
+        if zeroed and b < L:  # the next chunk reads these rows again
+            _restore(rows, r, edge, kept)
     return full.reshape(O, N, *slot)[(slice(None), slice(None)) + tuple(map(slice, out))]
 
 
