@@ -218,8 +218,8 @@ CHUNK_BYTES = 4 << 20  # output columns per pass where the output outgrows the c
 def _chunk(rows, length, itemsize):
     """Output columns per pass: all at once, unless the output (read and written again by
     every offset's product) exceeds 16 MiB; then 4 MiB at a time, so that it stays in cache
-    across the offsets (ResNet's 16@32x32 layers at batch 256: 16.0 -> 13.5 ms, measured;
-    no gain at 9 MiB)."""
+    across the offsets (ResNet's 16@32x32 layers at batch 256: their products 16.0 -> 13.5
+    ms, the whole layer 23.3 -> 20.0 ms, measured; no gain at 9 MiB)."""
     if rows * length * itemsize <= 4 * CHUNK_BYTES:
         return max(1, length)
     return max(1024, CHUNK_BYTES // (rows * itemsize))
@@ -233,6 +233,7 @@ def _edge_columns(shift, width, out_width):
 
 
 def _restore(rows, r, edge, kept):
+    """Put the kept edge columns back into rows ``r``."""
     for col, values in zip(edge, kept):
         rows[:, r, col] = values[:, r]
 
