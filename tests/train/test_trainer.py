@@ -42,9 +42,9 @@ def test_fit_learns_and_logs(tmp_path):
     assert history[-1]["val_accuracy"] > 0.9
     assert [h["lr"] for h in history] == pytest.approx([0.1, 0.1, 0.05, 0.05])  # lr used
     assert (tmp_path / "last.ckpt").exists() and (tmp_path / "best.ckpt").exists()
-    rows = list(csv.DictReader(open(tmp_path / "m.csv")))
+    rows = list(csv.DictReader((tmp_path / "m.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
-    lines = [json.loads(line) for line in open(tmp_path / "m.jsonl")]
+    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert lines[-1]["epoch"] == 4
     assert len(trainer.lrs) == 4 * len(train)
 
