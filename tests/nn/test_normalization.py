@@ -6,7 +6,7 @@ import pytest
 from _parity import TOL, assert_close, check_grad, check_op, import_torch
 
 import ember
-import ember.nn as nn
+from ember import nn
 import ember.nn.functional as F
 from ember import backend
 

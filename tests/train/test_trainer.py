@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ember
-import ember.nn as nn
+from ember import nn
 from ember.data import DataLoader, TensorDataset
 from ember.train import (CSVLogger, EarlyStopping, JSONLLogger, ModelCheckpoint,
                          NonFiniteLossError, Trainer)
