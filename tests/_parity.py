@@ -13,6 +13,9 @@ import pytest
 
 import ember
 
+# EMBER_TEST_DEVICE=cuda runs every parity check with ember's inputs on the GPU (CuPy):
+# ``EMBER_TEST_DEVICE=cuda python -m pytest tests/ops tests/nn``.
+DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-5)}
 
 
@@ -42,6 +45,11 @@ def random_inputs(shapes, dtype=np.float64, low=-2.0, high=2.0, seed=0, away_fro
     return out
 
 
+def host(t):
+    """A tensor's values as a NumPy array, from whichever device it is on."""
+    return t.detach().cpu().numpy()
+
+
 def _flat(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
@@ -69,12 +77,12 @@ def check_op(ember_fn, torch_fn=None, shapes=((3, 4),), inputs=None, dtype=np.fl
     tol = dict(TOL[np.dtype(dtype).type])
     tol.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
     needs = requires_grad or [grad and np.asarray(a).dtype.kind == "f" for a in arrays]
-    ex = [ember.tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    ex = [ember.tensor(a, requires_grad=n, device=DEVICE) for a, n in zip(arrays, needs)]
     tx = [torch.tensor(np.array(a), requires_grad=n) for a, n in zip(arrays, needs)]
     eo, to = _flat(ember_fn(*ex)), _flat(torch_fn(*tx))
     assert len(eo) == len(to), f"{len(eo)} outputs vs torch's {len(to)}"
     for i, (e, t) in enumerate(zip(eo, to)):
-        assert_close(e.detach().numpy(), t.detach().numpy(), what=f"output {i}", **tol)
+        assert_close(host(e), t.detach().numpy(), what=f"output {i}", **tol)
         assert e.dtype == np.dtype(str(t.dtype).replace("torch.", "")), \
             f"output {i}: dtype {e.dtype} vs torch {t.dtype}"
     if not any(needs):
@@ -84,14 +92,14 @@ def check_op(ember_fn, torch_fn=None, shapes=((3, 4),), inputs=None, dtype=np.fl
     for e, t in zip(eo, to):
         if e.requires_grad:
             g = rng.standard_normal(tuple(e.shape)).astype(e.dtype)
-            e_loss = e_loss + (e * ember.tensor(g)).sum()
+            e_loss = e_loss + (e * ember.tensor(g, device=e.device)).sum()
             t_loss = t_loss + (t * torch.tensor(g)).sum()
     e_loss.backward()
     t_loss.backward()
     for i, (e, t, n) in enumerate(zip(ex, tx, needs)):
         if n:
             tg = np.zeros(e.shape) if t.grad is None else t.grad.numpy()
-            eg = np.zeros(e.shape) if e.grad is None else e.grad.numpy()
+            eg = np.zeros(e.shape) if e.grad is None else host(e.grad)
             assert_close(eg, tg, what=f"gradient of input {i}", **tol)
 
 
@@ -100,5 +108,6 @@ def check_grad(fn, shapes=((3, 4),), inputs=None, low=-2.0, high=2.0, away_from=
     """Finite-difference gradcheck in float64 of ``fn`` on random inputs."""
     arrays = inputs if inputs is not None else random_inputs(shapes, np.float64, low, high,
                                                              seed, away_from)
-    xs = [ember.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f") for a in arrays]
+    xs = [ember.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f", device=DEVICE)
+          for a in arrays]
     assert ember.autograd.gradcheck(fn, xs, **kwargs)
