@@ -216,9 +216,6 @@ def set_rng_state(state: dict) -> None:
 
 
 def index_add(target, key, values):
-    """``target[key] += values`` in place, adding repeated indices (np.add.at / cupyx)."""
-    if cupy is not None and isinstance(target, cupy.ndarray):
-        import cupyx
-        cupyx.scatter_add(target, key, values)
-    else:
-        np.add.at(target, key, values)
+    """``target[key] += values`` in place, adding repeated indices (``add.at`` of NumPy or
+    CuPy, whichever holds ``target``)."""
+    get_array_module(target).add.at(target, key, values)

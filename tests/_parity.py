@@ -65,6 +65,33 @@ def assert_close(actual, expected, rtol, atol, what=""):
                              f"ember {actual[i]!r} vs torch {expected[i]!r}")
 
 
+def on_device(fn):
+    """An ember module under test goes to the test device, with its inputs (in place)."""
+    if isinstance(fn, ember.nn.Module):
+        fn.to(DEVICE)
+    return fn
+
+
+def copy_from_torch(em, tm):
+    """Load a torch module's parameters and buffers into the ember module of the same
+    architecture, and put it on the test device."""
+    em.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
+    return on_device(em)
+
+
+def check_module(em, tm, inputs, dtype=np.float64, **call):
+    """``check_op`` of a layer (``em(x, **call)`` against ``tm(x, **call)``) with torch's
+    weights, then every parameter's gradient."""
+    copy_from_torch(em, tm)
+    check_op(lambda *x: em(*x, **call), lambda *x: tm(*x, **call),
+             inputs=[x.astype(dtype) for x in inputs], dtype=dtype)
+    tol = 1e-10 if dtype == np.float64 else 1e-4  # summed over the batch: looser in float32
+    names = [n for n, _ in tm.named_parameters()]
+    assert [n for n, _ in em.named_parameters()] == names
+    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
+        assert_close(host(ep.grad), tp.grad.numpy(), tol, tol, f"gradient of {n}")
+
+
 def check_op(ember_fn, torch_fn=None, shapes=((3, 4),), inputs=None, dtype=np.float64,
              low=-2.0, high=2.0, grad=True, rtol=None, atol=None, away_from=None,
              requires_grad=None, seed=0):
@@ -72,6 +99,7 @@ def check_op(ember_fn, torch_fn=None, shapes=((3, 4),), inputs=None, dtype=np.fl
     values and in the gradient of every float input."""
     torch = import_torch()
     torch_fn = torch_fn or ember_fn
+    on_device(ember_fn)
     arrays = inputs if inputs is not None else random_inputs(shapes, dtype, low, high, seed,
                                                              away_from)
     tol = dict(TOL[np.dtype(dtype).type])
@@ -108,6 +136,7 @@ def check_grad(fn, shapes=((3, 4),), inputs=None, low=-2.0, high=2.0, away_from=
     """Finite-difference gradcheck in float64 of ``fn`` on random inputs."""
     arrays = inputs if inputs is not None else random_inputs(shapes, np.float64, low, high,
                                                              seed, away_from)
+    on_device(fn)
     xs = [ember.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f", device=DEVICE)
           for a in arrays]
     assert ember.autograd.gradcheck(fn, xs, **kwargs)

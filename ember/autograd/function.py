@@ -54,7 +54,11 @@ class Function:
         """Run the op on Tensors (or ``None``, or raw constant arrays) and record it."""
         fn = cls.__new__(cls)
         xs = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        fn.xp = backend.get_array_module(*xs) if backend.cupy is not None else _numpy
+        if backend.cupy is None:
+            fn.xp = _numpy
+        else:
+            fn.xp = backend.get_array_module(*xs)
+            _check_one_device(cls, xs, config)
         record = _enabled[0] and any(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
@@ -83,6 +87,17 @@ class Function:
                                 for k, t in enumerate((*inputs, *outs))
                                 if isinstance(t, Tensor) and any(s is t.data for s in saved)]
         return outs if type(ys) is tuple else outs[0]
+
+
+def _check_one_device(cls, xs, config):
+    """PyTorch's rule: an op's tensors (and the arrays it is configured with, e.g. a loss's
+    target) live on one device; else a clear error rather than CuPy's type error."""
+    devices = {backend.device_of(a) for a in (*xs, *config.values())
+               if isinstance(a, (_numpy.ndarray, backend.cupy.ndarray))}
+    if len(devices) > 1:
+        names = " and ".join(sorted(str(d) for d in devices))
+        raise ValueError(f"{cls.__name__.lower()}: expected all tensors on one device, got "
+                         f"{names}")
 
 
 import numpy as _numpy

@@ -276,8 +276,13 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     a, b = promote(a, b)
+    if isinstance(condition, Tensor):
+        cond = condition.data
+    elif hasattr(condition, "astype"):  # a raw NumPy or CuPy array (ops pass their masks)
+        cond = condition
+    else:
+        cond = np.asarray(condition)
     return Where.apply(a, b, condition=cond.astype(bool, copy=False))
 
 

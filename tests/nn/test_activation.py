@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import (DEVICE, assert_close, check_grad, check_op, copy_from_torch, host,
+                     import_torch, random_inputs)
 
 import ember
 import ember.nn.functional as F
@@ -209,7 +210,8 @@ def test_maxout_module_matches_reference_and_gradcheck():
     want = (x @ w.T + b).reshape(5, 3, 2).max(-1)
     assert_close(m(ember.tensor(x)).detach().numpy(), want, 1e-12, 1e-12, "Maxout")
     check_grad(m, inputs=[x])
-    check_grad(lambda wt: F.maxout(F.linear(ember.tensor(x), wt), 2, -1), inputs=[w])
+    check_grad(lambda wt: F.maxout(F.linear(ember.tensor(x, device=DEVICE), wt), 2, -1),
+               inputs=[w])
 
 
 def test_maxout_errors():
@@ -237,12 +239,12 @@ MODULES = [
 def test_module_parity(name, args, kwargs, shape):
     tm = getattr(torch.nn, name)(*args, **kwargs).double()
     em = getattr(nn, name)(*args, **kwargs).double()
-    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    copy_from_torch(em, tm)
     x, = random_inputs([shape], low=-3, high=3, away_from=0.0)
     check_op(em, tm, inputs=[x])
     for (en, ep), (tn, tp) in zip(em.named_parameters(), tm.named_parameters()):
         assert en == tn
-        assert_close(ep.grad.numpy(), tp.grad.numpy(), 1e-10, 1e-10, f"{name}.{en}.grad")
+        assert_close(host(ep.grad), tp.grad.numpy(), 1e-10, 1e-10, f"{name}.{en}.grad")
     assert repr(em) == repr(tm)
 
 

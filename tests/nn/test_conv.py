@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import assert_close, check_grad, check_module, check_op, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
@@ -23,21 +23,6 @@ def route(request, monkeypatch):
         pytest.skip("NumPy's BLAS was not found: the per-offset route is off")
     monkeypatch.setattr(conv, "ROUTE", request.param)
     return request.param
-
-
-def copy_from_torch(em, tm):
-    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
-
-
-def check_module(em, tm, inputs, dtype=np.float64, **call):
-    """Forward, the input's gradient, then every parameter's gradient, against torch."""
-    copy_from_torch(em, tm)
-    check_op(lambda x: em(x, **call), lambda x: tm(x, **call),
-             inputs=[x.astype(dtype) for x in inputs], dtype=dtype)
-    tol = 1e-10 if dtype == np.float64 else 1e-4
-    assert [n for n, _ in em.named_parameters()] == [n for n, _ in tm.named_parameters()]
-    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
-        assert_close(ep.grad.numpy(), tp.grad.numpy(), tol, tol, f"grad of {n}")
 
 
 def pair(name, *args, **kwargs):

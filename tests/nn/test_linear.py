@@ -4,28 +4,13 @@ import math
 
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import check_grad, check_module, check_op, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
 from ember import nn
 
 torch = import_torch()
-
-
-def copy_from_torch(em, tm):
-    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
-
-
-def check_module(em, tm, inputs, dtype=np.float64):
-    """Forward, every input's gradient, then every parameter's gradient, against torch."""
-    copy_from_torch(em, tm)
-    check_op(em, tm, inputs=[x.astype(dtype) for x in inputs], dtype=dtype)
-    tol = 1e-10 if dtype == np.float64 else 1e-4
-    names = [n for n, _ in tm.named_parameters()]
-    assert [n for n, _ in em.named_parameters()] == names
-    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
-        assert_close(ep.grad.numpy(), tp.grad.numpy(), tol, tol, f"grad of {n}")
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from _parity import check_grad, check_op, import_torch
+from _parity import DEVICE, check_grad, check_op, import_torch
 
 import ember
 import ember.nn.functional as F
@@ -19,7 +19,8 @@ DTYPES = [np.float64, np.float32]
 def libs():
     """The same namespace for both frameworks, so one lambda describes a case for both."""
     torch = import_torch()
-    return (SimpleNamespace(F=F, nn=ember.nn, tensor=ember.tensor),
+    return (SimpleNamespace(F=F, nn=ember.nn,
+                            tensor=lambda *a, **k: ember.tensor(*a, device=DEVICE, **k)),
             SimpleNamespace(F=torch.nn.functional, nn=torch.nn, tensor=torch.tensor))
 
 
