@@ -7,6 +7,7 @@ missing ``* gy`` or a wrong transpose) and compares every input's gradient.
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import numpy as np
 import pytest
@@ -63,6 +64,21 @@ def assert_close(actual, expected, rtol, atol, what=""):
         i = np.unravel_index(np.nanargmax(err), err.shape) if err.ndim else ()
         raise AssertionError(f"{what}: max abs error {np.nanmax(err):.3g} at {i}: "
                              f"ember {actual[i]!r} vs torch {expected[i]!r}")
+
+
+class _EmberOnDevice:
+    """``ember`` whose tensor factories default to the test device: for cases written once
+    against a framework module (``m.tensor``, ``m.zeros``...) and run with ember and torch."""
+
+    FACTORIES = {"tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+                 "rand", "randn", "randint"}
+
+    def __getattr__(self, name):
+        attr = getattr(ember, name)
+        return partial(attr, device=DEVICE) if name in self.FACTORIES else attr
+
+
+EMBER = _EmberOnDevice()
 
 
 def on_device(fn):

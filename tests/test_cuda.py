@@ -239,3 +239,15 @@ def test_trainer_and_checkpoint_round_trip_on_gpu(tmp_path):
         for k, v in model.state_dict().items():
             assert state[k].device == ember.device(device), k
             assert np.array_equal(host(state[k]), host(v)), k
+
+
+def test_mixed_devices_raise_errors_that_name_both():
+    x = ember.randn(2, 3, device=GPU)
+    with pytest.raises(ValueError, match="expected all tensors on one device, got cpu and "
+                                         "cuda:0"):
+        nn.Linear(3, 2)(x)
+    with pytest.raises(ValueError, match=r"target is on cpu but input is on cuda:0"):
+        nn.functional.cross_entropy(x, ember.tensor([0, 1]))
+    with pytest.raises(ValueError, match="where: condition is on cpu but the values are on "
+                                         "cuda:0"):
+        ember.where(ember.tensor([True, False, True]), x, 0.0)

@@ -58,7 +58,7 @@ class Function:
             fn.xp = _numpy
         else:
             fn.xp = backend.get_array_module(*xs)
-            _check_one_device(cls, xs, config)
+            _check_one_device(cls, xs)
         record = _enabled[0] and any(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
@@ -89,10 +89,10 @@ class Function:
         return outs if type(ys) is tuple else outs[0]
 
 
-def _check_one_device(cls, xs, config):
-    """PyTorch's rule: an op's tensors (and the arrays it is configured with, e.g. a loss's
-    target) live on one device; else a clear error rather than CuPy's type error."""
-    devices = {backend.device_of(a) for a in (*xs, *config.values())
+def _check_one_device(cls, xs):
+    """PyTorch's rule: an op's tensors live on one device; else a clear error that names
+    both, not CuPy's type error. (Keyword arrays may be host-side index tables.)"""
+    devices = {backend.device_of(a) for a in xs
                if isinstance(a, (_numpy.ndarray, backend.cupy.ndarray))}
     if len(devices) > 1:
         names = " and ".join(sorted(str(d) for d in devices))

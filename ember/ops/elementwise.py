@@ -277,12 +277,13 @@ def minimum(a, b):
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
     a, b = promote(a, b)
-    if isinstance(condition, Tensor):
-        cond = condition.data
-    elif hasattr(condition, "astype"):  # a raw NumPy or CuPy array (ops pass their masks)
-        cond = condition
-    else:
-        cond = np.asarray(condition)
+    values = [t.data if isinstance(t, Tensor) else t for t in (a, b)]
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not hasattr(cond, "astype"):  # a bool or a list: onto the values' device
+        cond = backend.get_array_module(*values).asarray(cond)
+    if backend.device_of(cond) != backend.device_of(values[0]):
+        raise ValueError(f"where: condition is on {backend.device_of(cond)} but the values "
+                         f"are on {backend.device_of(values[0])}")
     return Where.apply(a, b, condition=cond.astype(bool, copy=False))
 
 

@@ -69,9 +69,17 @@ def _same_shape(name, input, target, what="target"):
                          f"{_shape(input)} (they must be equal)")
 
 
+def _same_device(name, what, t, input):
+    """A target or weight on another device than the input: the error names both."""
+    if t is not None and t.device != input.device:
+        raise ValueError(f"{name}: {what} is on {t.device} but input is on {input.device} "
+                         f"(move it with .to({str(input.device)!r}))")
+
+
 def _broadcastable_to(name, what, t, input):
     if t is None:
         return
+    _same_device(name, what, t, input)
     try:
         ok = np.broadcast_shapes(_shape(t), _shape(input)) == _shape(input)
     except ValueError:
@@ -177,6 +185,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
         raise ValueError(f"{_name}: expected inputs (N, D) with target (N,) or inputs (D,) "
                          f"with target (), got inputs {_shape(input1)} and target "
                          f"{_shape(target)}")
+    _same_device(_name, "target", target, input1)
     dim = input1.ndim - 1
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + _EPSILON) * ((input2 * input2).sum(dim) + _EPSILON)
@@ -374,6 +383,7 @@ def _class_count(name, input):
 
 def _class_weight(name, weight, input):
     C = _class_count(name, input)
+    _same_device(name, "weight", weight, input)
     if weight is not None and _shape(weight) != (C,):
         raise ValueError(f"{name}: weight shape {_shape(weight)} does not match the {C} "
                          f"classes of input shape {_shape(input)} (expected ({C},))")
@@ -384,6 +394,7 @@ def _check_class_target(name, input, target, ignore_index, probs_ok):
     """Class indices: shape (N, d1, ...) for input (N, C, d1, ...) or () for input (C,), and
     every value in [0, C) or equal to ``ignore_index``."""
     C = _class_count(name, input)
+    _same_device(name, "target", target, input)
     expected = _shape(input)[:1] + _shape(input)[2:] if input.ndim > 1 else ()
     if _shape(target) != expected:
         alt = f" or {_shape(input)} probabilities" if probs_ok else ""

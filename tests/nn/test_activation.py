@@ -78,7 +78,7 @@ KINKS = {
     "hardtanh": (F.hardtanh, TF.hardtanh, [-1.0, 1.0]),
     "elu": (F.elu, TF.elu, [0.0]),
     "selu": (F.selu, TF.selu, [0.0]),
-    "prelu": (lambda x: F.prelu(x, ember.tensor([0.3], dtype=x.dtype)),
+    "prelu": (lambda x: F.prelu(x, ember.tensor([0.3], dtype=x.dtype, device=x.device)),
               lambda x: TF.prelu(x, torch.tensor([0.3], dtype=x.dtype)), [0.0]),
 }
 

@@ -2,7 +2,7 @@
 scale_grad_by_freq), max_norm renormalisation, default init, from_pretrained, errors."""
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import DEVICE, assert_close, check_grad, check_op, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
@@ -31,7 +31,8 @@ def test_functional_parity(idx, kwargs):
 
 def test_gradcheck():
     # (padding_idx and scale_grad_by_freq change the gradient on purpose: not checked here)
-    check_grad(lambda w: F.embedding(ember.tensor(IDX["matrix"]), w), shapes=[(10, 3)])
+    check_grad(lambda w: F.embedding(ember.tensor(IDX["matrix"], device=DEVICE), w),
+               shapes=[(10, 3)])
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"padding_idx": 1}, {"max_norm": 1.0},

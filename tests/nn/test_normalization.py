@@ -3,7 +3,7 @@ checked against PyTorch: outputs, input/weight/bias gradients, running statistic
 several training steps, evaluation mode, and finite-difference gradchecks."""
 import numpy as np
 import pytest
-from _parity import TOL, assert_close, check_grad, check_op, import_torch
+from _parity import DEVICE, TOL, assert_close, check_grad, check_op, import_torch
 
 import ember
 from ember import nn
@@ -196,7 +196,8 @@ def test_batchnorm_gradcheck():
     w, b = np.random.default_rng(7).uniform(0.5, 1.5, (2, 3))
     check_grad(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                inputs=[np.random.default_rng(8).standard_normal((3, 3, 2, 2)), w, b])
-    mean, var = ember.tensor([0.1, -0.2, 0.3]), ember.tensor([0.5, 1.0, 2.0])
+    mean = ember.tensor([0.1, -0.2, 0.3], device=DEVICE)
+    var = ember.tensor([0.5, 1.0, 2.0], device=DEVICE)
     check_grad(lambda x, w, b: F.batch_norm(x, mean, var, w, b, training=False),
                inputs=[np.random.default_rng(9).standard_normal((3, 3, 2)), w, b])
 

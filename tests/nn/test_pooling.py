@@ -3,7 +3,7 @@ ties), min (as -max(-x)), average (count_include_pad, divisor_override), adaptiv
 max-unpooling; layers and functional forms, gradchecks, errors."""
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import DEVICE, assert_close, check_grad, check_op, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
@@ -146,7 +146,7 @@ def test_max_unpool2d(kernel, kw, shape, size):
     _, idx = TF.max_pool2d(torch.tensor(x), kernel, return_indices=True, **kw)
     pooled = random_inputs([tuple(idx.shape)], seed=2)[0]
     em, tm = nn.MaxUnpool2d(kernel, **kw), torch.nn.MaxUnpool2d(kernel, **kw)
-    eidx = ember.tensor(idx.numpy())
+    eidx = ember.tensor(idx.numpy(), device=DEVICE)
     check_op(lambda p: em(p, eidx, size), lambda p: tm(p, idx, size), inputs=[pooled])
     # and with ember's own indices
     _, e_idx = F.max_pool2d(ember.tensor(x), kernel, return_indices=True, **kw)
@@ -156,11 +156,11 @@ def test_max_unpool2d(kernel, kw, shape, size):
 def test_max_unpool_1d_3d():
     x1 = random_inputs([(2, 3, 8)])[0]
     _, i1 = TF.max_pool1d(torch.tensor(x1), 2, return_indices=True)
-    check_op(lambda p: F.max_unpool1d(p, ember.tensor(i1.numpy()), 2),
+    check_op(lambda p: F.max_unpool1d(p, ember.tensor(i1.numpy(), device=DEVICE), 2),
              lambda p: TF.max_unpool1d(p, i1, 2), inputs=[random_inputs([(2, 3, 4)])[0]])
     x3 = random_inputs([(1, 2, 4, 4, 6)])[0]
     _, i3 = TF.max_pool3d(torch.tensor(x3), 2, return_indices=True)
-    check_op(lambda p: F.max_unpool3d(p, ember.tensor(i3.numpy()), 2),
+    check_op(lambda p: F.max_unpool3d(p, ember.tensor(i3.numpy(), device=DEVICE), 2),
              lambda p: TF.max_unpool3d(p, i3, 2), inputs=[random_inputs([(1, 2, 2, 2, 3)])[0]])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ember
-from _parity import check_grad, check_op, import_torch
+from _parity import EMBER, check_grad, check_op, import_torch
 
 S = (4, 5, 3)
 
@@ -41,8 +41,8 @@ GETITEM = {
 def test_getitem_parity_and_gradcheck(name):
     torch = import_torch()
     fn = GETITEM[name]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=[S])
-    check_grad(partial(fn, ember), shapes=[(4, 5, 3)])
+    check_op(partial(fn, EMBER), partial(fn, torch), shapes=[S])
+    check_grad(partial(fn, EMBER), shapes=[(4, 5, 3)])
 
 
 def _idx(m, rows):
@@ -67,8 +67,8 @@ OTHER = {
 def test_gather_scatter_parity_and_gradcheck(name):
     torch = import_torch()
     fn, shapes = OTHER[name]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=shapes)
-    check_grad(partial(fn, ember), shapes=shapes)
+    check_op(partial(fn, EMBER), partial(fn, torch), shapes=shapes)
+    check_grad(partial(fn, EMBER), shapes=shapes)
 
 
 def test_scatter_add_src_larger_than_index():
@@ -132,7 +132,7 @@ def test_setitem_with_tensor_value_that_requires_grad():
         y = m.zeros(2, 3)
         y[1] = v
         return y
-    check_op(partial(f, ember), partial(f, torch), shapes=[(3,)])
+    check_op(partial(f, EMBER), partial(f, torch), shapes=[(3,)])
 
 
 def test_index_errors():

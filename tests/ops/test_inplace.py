@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ember
-from _parity import check_grad, check_op, import_torch
+from _parity import EMBER, check_grad, check_op, import_torch
 
 
 def _chain(m, a, b):
@@ -46,7 +46,7 @@ def test_copy_in_graph_routes_gradient_to_source():
         y = a * 3
         y.copy_(b * 2)
         return y * a
-    check_op(partial(f, ember), partial(f, torch), shapes=[(3, 4), (4,)])
+    check_op(partial(f, EMBER), partial(f, torch), shapes=[(3, 4), (4,)])
 
 
 def test_inplace_that_corrupts_a_saved_value_raises():
@@ -98,7 +98,7 @@ def test_inplace_on_tensor_without_grad_joins_graph():
         y = m.zeros(4, dtype=b.dtype)
         y += b * 2
         return y
-    check_op(partial(f, ember), partial(f, torch), shapes=[(4,)])
+    check_op(partial(f, EMBER), partial(f, torch), shapes=[(4,)])
 
 
 def test_random_fills_are_seeded_and_shaped():
@@ -142,4 +142,4 @@ def test_copy_made_by_reshape_is_not_a_view():
         c = y.T.reshape(-1)  # not contiguous: reshape copies, so writing c leaves y alone
         c += 1
         return y * 2 + c.sum()
-    check_op(partial(f, ember), partial(f, torch), shapes=[(2, 3)])
+    check_op(partial(f, EMBER), partial(f, torch), shapes=[(2, 3)])

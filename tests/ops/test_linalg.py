@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ember
-from _parity import check_grad, check_op, import_torch
+from _parity import DEVICE, check_grad, check_op, import_torch
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
@@ -41,8 +41,10 @@ def test_matmul_forms(form):
 def test_matmul_one_side_constant():
     torch = import_torch()
     w = np.random.default_rng(1).standard_normal((4, 5))
-    check_op(lambda a: a @ ember.tensor(w), lambda a: a @ torch.tensor(w), shapes=[(3, 4)])
-    check_op(lambda a: ember.tensor(w.T) @ a, lambda a: torch.tensor(w.T) @ a, shapes=[(4, 2)])
+    check_op(lambda a: a @ ember.tensor(w, device=DEVICE), lambda a: a @ torch.tensor(w),
+             shapes=[(3, 4)])
+    check_op(lambda a: ember.tensor(w.T, device=DEVICE) @ a, lambda a: torch.tensor(w.T) @ a,
+             shapes=[(4, 2)])
 
 
 @pytest.mark.parametrize("a, b", [((3, 4), (5, 6)), ((4,), (3,)), ((2, 3, 4), (3, 4)),
