@@ -77,8 +77,9 @@ def resnet20(nn, F):
     return ResNet20()
 
 
-def build(framework, name, seed=0):
-    """(model, step(x, y), infer(x)) for ``framework`` 'ember' or 'torch'."""
+def build(framework, name, seed=0, device="cpu", state=None):
+    """(model, step(x, y), infer(x)) for ``framework`` 'ember' or 'torch', with the weights
+    of ``state`` (a state_dict of NumPy arrays) if given, on ``device``."""
     if framework == "torch":
         torch = harness.import_torch()
         nn, F = torch.nn, torch.nn.functional
@@ -91,6 +92,9 @@ def build(framework, name, seed=0):
         ember.manual_seed(seed)
         no_grad = ember.no_grad
     model = lenet(nn) if name == "lenet" else resnet20(nn, F)
+    if state is not None:
+        model.load_state_dict(state)
+    model.to(device)
     params = list(model.parameters())
     bufs = [None] * len(params)
 
@@ -116,24 +120,24 @@ def build(framework, name, seed=0):
     return model, step, infer
 
 
-def data(framework, name, batch, seed=0):
+def data(framework, name, batch, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
     shape = (batch, 1, 28, 28) if name == "lenet" else (batch, 3, 32, 32)
     x = rng.standard_normal(shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
     if framework == "torch":
         torch = harness.import_torch()
-        return torch.from_numpy(x), torch.from_numpy(y)
+        return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     import ember
-    return ember.tensor(x), ember.tensor(y)
+    return ember.tensor(x, device=device), ember.tensor(y, device=device)
 
 
-def twins(name):
-    """The ember and torch models with identical weights."""
-    e_model, e_step, e_infer = build("ember", name)
+def twins(name, device="cpu"):
+    """The ember and torch models with identical weights, on ``device``."""
     t_model, t_step, t_infer = build("torch", name)
-    e_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
-    return (e_model, e_step, e_infer), (t_model, t_step, t_infer)
+    state = {k: v.detach().numpy() for k, v in t_model.state_dict().items()}
+    t_model.to(device)  # in place: the parameters that t_step holds move with it
+    return build("ember", name, device=device, state=state), (t_model, t_step, t_infer)
 
 
 def check_same_loss(name):

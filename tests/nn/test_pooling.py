@@ -146,6 +146,10 @@ def test_max_unpool2d(kernel, kw, shape, size):
     _, idx = TF.max_pool2d(torch.tensor(x), kernel, return_indices=True, **kw)
     pooled = random_inputs([tuple(idx.shape)], seed=2)[0]
     em, tm = nn.MaxUnpool2d(kernel, **kw), torch.nn.MaxUnpool2d(kernel, **kw)
+    flat = idx.numpy().reshape(-1, idx.shape[-2] * idx.shape[-1])
+    if DEVICE != "cpu" and any(len(set(row)) < len(row) for row in flat):
+        pytest.skip("overlapping windows repeat an index: which value lands there is "
+                    "unspecified on a GPU (as in PyTorch's CUDA MaxUnpool)")
     eidx = ember.tensor(idx.numpy(), device=DEVICE)
     check_op(lambda p: em(p, eidx, size), lambda p: tm(p, idx, size), inputs=[pooled])
     # and with ember's own indices
