@@ -12,9 +12,23 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.autograd.function import Function
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
+
+
+def _dot(xp, spec, a, b):
+    """``einsum(spec, a, b)`` for two operands of the same axes, summed over those that the
+    output drops. NumPy's einsum reads both once with no temporary; CuPy's spends ~0.3 ms of
+    host time per call parsing and planning (11 ms of a 44 ms ResNet-20 step on an H100,
+    measured), so there it is a product and a sum."""
+    if xp is np:
+        return np.einsum(spec, a, b)
+    inputs, out = spec.split("->")
+    axes = tuple(i for i, axis in enumerate(inputs.split(",")[0]) if axis not in out)
+    return (a * b).sum(axis=axes)
 
 
 def _fused_grad(g, xc, mean_g, coef, scale):
@@ -43,7 +57,7 @@ class BatchNorm(Function):
             m = x3.shape[0] * x3.shape[2]
             mean = x3.sum(axis=2).sum(axis=0) / m
             xc = x3 - mean[:, None]
-            sq_sum = xp.einsum("ncm,ncm->c", xc, xc)
+            sq_sum = _dot(xp, "ncm,ncm->c", xc, xc)
             if running_mean is not None:
                 running_mean[...] = momentum * mean + (1 - momentum) * running_mean
                 running_var[...] = momentum * (sq_sum / (m - 1)) + (1 - momentum) * running_var
@@ -80,11 +94,11 @@ class BatchNorm(Function):
             gw = None
             if need_w:
                 xc = self.saved[0].reshape(n, c, -1) - self.mean[:, None]
-                gw = self.xp.einsum("ncm,ncm->c", gy3, xc) * self.invstd
+                gw = _dot(self.xp, "ncm,ncm->c", gy3, xc) * self.invstd
             return gx, gw, sum_gy if need_b else None
         xc, invstd = self.saved[0], self.invstd
         m = xc.shape[0] * xc.shape[2]
-        dot = self.xp.einsum("ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
+        dot = _dot(self.xp, "ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
         gx = None
         if need_x:
             coef = invstd * invstd * dot / m
@@ -105,7 +119,7 @@ class RowNorm(Function):
         self.x_shape, self.rows, self.affine_shape = x.shape, rows, affine_shape
         x2 = x.reshape(rows)
         xhat = x2 - x2.mean(axis=1, keepdims=True)
-        invstd = 1 / xp.sqrt(xp.einsum("rk,rk->r", xhat, xhat)[:, None] / rows[1] + eps)
+        invstd = 1 / xp.sqrt(_dot(xp, "rk,rk->r", xhat, xhat)[:, None] / rows[1] + eps)
         xhat *= invstd
         xhat = xhat.reshape(affine_shape)
         w, b = self._channel(weight), self._channel(bias)
@@ -132,14 +146,14 @@ class RowNorm(Function):
         need_x, need_w, need_b = self.needs_input_grad
         gy = gy.reshape(self.affine_shape)
         axes = "abc"[:gy.ndim]  # "b" is the channel axis; weight and bias sum over the rest
-        gw = self.xp.einsum(f"{axes},{axes}->b", gy, xhat) if need_w else None
+        gw = _dot(self.xp, f"{axes},{axes}->b", gy, xhat) if need_w else None
         gb = gy.sum(axis=(0, *range(2, gy.ndim))) if need_b else None
         gx = None
         if need_x:
             g = (gy if self.w is None else gy * self.w).reshape(self.rows)
             xhat = xhat.reshape(self.rows)
             k = self.rows[1]
-            dot = self.xp.einsum("rk,rk->r", g, xhat)[:, None] / k
+            dot = _dot(self.xp, "rk,rk->r", g, xhat)[:, None] / k
             gx = _fused_grad(g, xhat, g.sum(axis=1, keepdims=True) / k, dot,
                              self.invstd).reshape(self.x_shape)
         return gx, gw, gb
