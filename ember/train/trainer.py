@@ -31,7 +31,11 @@ def _progress(iterable, total, desc, enabled):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is in the [train] extra
         return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=True, dynamic_ncols=True,
+    # One iterator, made here: tqdm.auto's asyncio flavour calls iter() in its constructor
+    # and again when iterated, and each DataLoader iterator draws its epoch seed from the
+    # global generator. A second draw changed the shuffle, so a run's result depended on
+    # whether its progress bar was shown.
+    return tqdm(iter(iterable), total=total, desc=desc, leave=True, dynamic_ncols=True,
                 unit="batch")
 
 

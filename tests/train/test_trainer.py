@@ -49,6 +49,19 @@ def test_fit_learns_and_logs(tmp_path):
     assert len(trainer.lrs) == 4 * len(train)
 
 
+def test_progress_bar_does_not_change_the_run(capsys):
+    """The bar wraps the loader's one iterator: every epoch draws the same shuffle seed with
+    and without it (tqdm.auto used to make a second iterator, hence another draw)."""
+    states = []
+    for progress in (False, True):
+        model, opt, sched, train, val = make()
+        Trainer(model, nn.CrossEntropyLoss(), opt, sched, progress=progress).fit(train, val, 2)
+        states.append(model.state_dict())
+    assert "epoch 2/2" in capsys.readouterr().err
+    for k in states[0]:
+        np.testing.assert_array_equal(states[0][k].numpy(), states[1][k].numpy(), err_msg=k)
+
+
 def test_resume_is_bit_for_bit(tmp_path):
     # uninterrupted: 4 epochs
     model, opt, sched, train, val = make()
