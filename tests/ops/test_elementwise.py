@@ -118,6 +118,15 @@ def test_where_condition_from_tensor_and_dtype():
     assert out.dtype == ember.float32 and out.tolist() == [1.0, 0.0]
 
 
+def test_where_condition_as_list_bool_or_raw_array(device):
+    x = ember.tensor([1.0, 2.0, 3.0], device=device)
+    mask = (x > 1.5).data  # a raw array on x's device, as the losses pass it
+    for cond, want in (([True, False, True], [1.0, 0.0, 3.0]), (False, [0.0, 0.0, 0.0]),
+                       (mask, [0.0, 2.0, 3.0])):
+        out = ember.where(cond, x, 0.0)
+        assert out.device == x.device and out.cpu().tolist() == want
+
+
 def test_elementwise_on_device(device):
     x = ember.rand(5, device=device, requires_grad=True)
     y = (ember.exp(x) + ember.log(x + 1) + ember.sqrt(x) + ember.tanh(x) +
