@@ -45,7 +45,8 @@ def result_type(*operands):
 
 
 def promote(*operands):
-    """Tensors and numbers -> Tensors (or constant arrays) of one dtype on one device."""
+    """Tensors and numbers -> Tensors (or constant arrays) of one dtype; numbers go to the
+    first tensor's device (tensors on two devices are refused by ``Function.apply``)."""
     dtype = result_type(*operands)
     device = None
     out = []
@@ -53,9 +54,6 @@ def promote(*operands):
         if isinstance(x, Tensor):
             if device is None:
                 device = x.device
-            elif backend.cupy is not None and x.device != device:
-                raise ValueError(f"expected all tensors on one device, got {device} and "
-                                 f"{x.device}")
             out.append(x if x.data.dtype == dtype else x.to(dtype=dtype))
         else:
             out.append(x)
