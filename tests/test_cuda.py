@@ -118,6 +118,63 @@ def test_layer_matches_cpu(name, train):
         compare_forward_backward(make, shape, train=train)
 
 
+@pytest.mark.parametrize("momentum", [0.3, None], ids=["momentum", "cumulative"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("track", [True, False], ids=["running", "batch-only"])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_batch_norm_kernels_match_cpu(monkeypatch, affine, track, train, momentum):
+    """Batch norm's fused CuPy kernels (``ember/ops/_cuda_norm.py``) against the CPU's NumPy
+    formulation, for every flag that changes their arguments; the kernels must be the ones
+    that ran."""
+    from ember.ops import _cuda_norm
+    calls = []
+    for name in ("batch_forward", "running_forward", "batch_backward"):
+        fn = getattr(_cuda_norm, name)
+        monkeypatch.setattr(_cuda_norm, name,
+                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
+    compare_forward_backward(
+        lambda: nn.BatchNorm2d(4, momentum=momentum, affine=affine,
+                               track_running_stats=track),
+        (3, 4, 5, 6), train=train)
+    batch_stats = train or not track
+    assert calls == (["batch_forward", "batch_backward"] if batch_stats else ["running_forward"])
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_batch_norm_kernels_in_float32(train):
+    """float32 through the fused kernels: close to the float64 CPU result."""
+    ember.manual_seed(0)
+    cpu = nn.BatchNorm2d(8).double()
+    cpu.running_var.data[...] = np.linspace(0.5, 2.0, 8)
+    gpu = nn.BatchNorm2d(8)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.float().to(GPU)
+    cpu.train(train)
+    gpu.train(train)
+    x = np.random.default_rng(1).standard_normal((16, 8, 7, 7)) * 3 + 1
+    xc = ember.tensor(x, requires_grad=True)
+    xg = ember.tensor(x.astype(np.float32), device=GPU, requires_grad=True)
+    yc, yg = cpu(xc), gpu(xg)
+    assert yg.dtype == ember.float32
+    g = np.random.default_rng(2).standard_normal(x.shape)
+    (yc * ember.tensor(g)).sum().backward()
+    (yg * ember.tensor(g.astype(np.float32), device=GPU)).sum().backward()
+    assert_close(host(yg), host(yc), what="output", rtol=1e-5, atol=1e-5)
+    assert_close(host(xg.grad), host(xc.grad), what="input gradient", rtol=1e-4, atol=1e-5)
+    for name in ("weight", "bias"):
+        assert_close(host(getattr(gpu, name).grad), host(getattr(cpu, name).grad),
+                     what=f"gradient of {name}", rtol=1e-4, atol=1e-4)
+    assert_close(host(gpu.running_var), host(cpu.running_var), what="running_var",
+                 rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_statistics_on_another_device_is_a_clear_error():
+    x = ember.tensor(np.ones((4, 3)), device=GPU)
+    with pytest.raises(ValueError, match=r"batch_norm: expected all tensors on one device, "
+                       r"got input on cuda:0, running_mean on cpu and running_var on cpu"):
+        nn.functional.batch_norm(x, ember.zeros(3).double(), ember.ones(3).double())
+
+
 def test_max_unpool_round_trip_matches_cpu():
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
     outs = []

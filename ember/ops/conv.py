@@ -61,17 +61,27 @@ def _pad(xc, pad, xp, value=0, name="pad"):
 
 def _place(xc, out, pad, value=0):
     """Copy (C, N, *S) into ``out`` (C, N, *frame) at offset ``lo`` on each spatial axis,
-    fill the rest of the frame (the border slabs only) with ``value``; the copy's view."""
-    for i, (lo, n) in enumerate(zip((lo for lo, _ in pad), xc.shape[2:])):
+    fill the rest of the frame (the border slabs only) with ``value``; the copy's view.
+    On the GPU the whole frame is filled instead: one launch, where each slab would be one
+    with ~20 us of host time, and host time is what bounds a GPU step."""
+    if not isinstance(out, np.ndarray):
+        out.fill(value)
+    else:
+        _fill_border(out, pad, xc.shape[2:], value)
+    inside = out[(slice(None), slice(None),
+                  *(slice(lo, lo + n) for n, (lo, _) in zip(xc.shape[2:], pad)))]
+    inside[...] = xc
+    return inside
+
+
+def _fill_border(out, pad, size, value):
+    """Fill ``out``'s frame outside the (C, N, *size) block at offset ``lo`` per axis."""
+    for i, (lo, n) in enumerate(zip((lo for lo, _ in pad), size)):
         lead = (slice(None),) * (2 + i)
         if lo:
             out[lead + (slice(0, lo),)] = value
         if lo + n < out.shape[2 + i]:
             out[lead + (slice(lo + n, None),)] = value
-    inside = out[(slice(None), slice(None),
-                  *(slice(lo, lo + n) for n, (lo, _) in zip(xc.shape[2:], pad)))]
-    inside[...] = xc
-    return inside
 
 
 def _im2col(xpad, ksize, stride, dilation, out, xp, fresh=False):

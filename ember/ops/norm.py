@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.ops import _cuda_norm
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
 
@@ -53,6 +54,10 @@ class BatchNorm(Function):
         xp = self.xp
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
         self.x_shape, self.training = x.shape, training
+        self.fused = xp is not np and _cuda_norm.fits(x, weight, bias)
+        if self.fused:
+            return self._forward_fused(x, x3, weight, bias, running_mean, running_var,
+                                       training, momentum, eps)
         if training:
             m = x3.shape[0] * x3.shape[2]
             mean = x3.sum(axis=2).sum(axis=0) / m
@@ -84,10 +89,32 @@ class BatchNorm(Function):
             y += bias[:, None]
         return y.reshape(x.shape)
 
+    def _forward_fused(self, x, x3, weight, bias, running_mean, running_var, training,
+                       momentum, eps):
+        """The same on CuPy, in a few kernel launches (see ``_cuda_norm``)."""
+        record = any(self.needs_input_grad)
+        if training:
+            y, xc, invstd, scale = _cuda_norm.batch_forward(
+                x3, weight, bias, running_mean, running_var, momentum, eps, inplace=not record)
+            saved = xc
+        else:
+            y, self.mean, invstd, scale = _cuda_norm.running_forward(
+                x3, weight, bias, running_mean, running_var, eps)
+            saved = x
+        if record:
+            self.invstd, self.scale = invstd, scale
+            self.save_for_backward(saved)
+        return y.reshape(x.shape)
+
     def backward(self, gy):
         n, c = self.x_shape[0], self.x_shape[1]
         gy3 = gy.reshape(n, c, -1)
         need_x, need_w, need_b = self.needs_input_grad
+        if self.fused and self.training and need_x:
+            gx, sum_gy, dot = _cuda_norm.batch_backward(gy3, self.saved[0], self.invstd,
+                                                        self.scale)
+            return (gx.reshape(self.x_shape), dot * self.invstd if need_w else None,
+                    sum_gy if need_b else None)
         sum_gy = gy3.sum(axis=2).sum(axis=0)
         if not self.training:
             gx = (gy3 * self.scale[:, None]).reshape(self.x_shape) if need_x else None
@@ -225,6 +252,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not training and running_mean is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when "
                          "training=False (they are the statistics used to normalise)")
+    if running_mean is not None and {running_mean.device, running_var.device} != {input.device}:
+        raise ValueError(f"batch_norm: expected all tensors on one device, got input on "
+                         f"{input.device}, running_mean on {running_mean.device} and "
+                         f"running_var on {running_var.device}")
     y = BatchNorm.apply(input, weight, bias,
                         running_mean=None if running_mean is None else running_mean.data,
                         running_var=None if running_var is None else running_var.data,
