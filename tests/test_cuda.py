@@ -123,10 +123,10 @@ def test_layer_matches_cpu(name, train):
 @pytest.mark.parametrize("track", [True, False], ids=["running", "batch-only"])
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 def test_batch_norm_kernels_match_cpu(monkeypatch, affine, track, train, momentum):
-    """Batch norm's fused CuPy kernels (``ember/ops/_cuda_norm.py``) against the CPU's NumPy
+    """Batch norm's fused CuPy kernels (``ember/kernels/cuda_norm.py``) against the CPU's NumPy
     formulation, for every flag that changes their arguments; the kernels must be the ones
     that ran."""
-    from ember.ops import _cuda_norm
+    from ember.kernels import cuda_norm as _cuda_norm
     calls = []
     for name in ("batch_forward", "running_forward", "batch_backward"):
         fn = getattr(_cuda_norm, name)

@@ -19,10 +19,10 @@ torch = import_torch()
 def route(request, monkeypatch):
     """Every test runs on each convolution route: the default choice, the per-offset GEMMs
     wherever they apply (any stride-1 convolution on the CPU), and im2col everywhere."""
-    from ember.ops import _blas, conv
-    if request.param == "shifted" and not _blas.available(np.float64):
+    from ember.kernels import blas, conv_cpu
+    if request.param == "shifted" and not blas.available(np.float64):
         pytest.skip("NumPy's BLAS was not found: the per-offset route is off")
-    monkeypatch.setattr(conv, "ROUTE", request.param)
+    monkeypatch.setattr(conv_cpu, "ROUTE", request.param)
     return request.param
 
 
@@ -234,8 +234,8 @@ def test_repr_matches_torch(name, args, kw):
 
 def test_errors_name_layer_and_shapes():
     conv = nn.Conv2d(3, 16, 5)
-    msg = r"Conv2d\(3, 16, kernel_size=\(5, 5\), stride=\(1, 1\)\): expected input with 3 " \
-          r"channels \(N, 3, H, W\), got shape \(8, 1, 28, 28\)"
+    msg = r"Conv2d\(3, 16, kernel_size=\(5, 5\), stride=\(1, 1\)\): conv2d: expected input " \
+          r"with 3 channels \(N, 3, H, W\), got shape \(8, 1, 28, 28\)"
     with pytest.raises(ValueError, match=msg):
         conv(ember.randn(8, 1, 28, 28))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 16.*4-D input.*got shape \(28, 28\)"):

@@ -83,7 +83,8 @@ def test_from_pretrained():
 
 def test_errors():
     em = nn.Embedding(10, 3)
-    with pytest.raises(TypeError, match=r"Embedding\(10, 3\): expected an integer index tensor, "
+    with pytest.raises(TypeError, match=r"Embedding\(10, 3\): embedding: expected an integer "
+                                        r"index tensor, "
                                         r"got float32"):
         em(ember.randn(2))
     with pytest.raises(IndexError, match="index 10 is out of range .* 10 rows"):

@@ -52,11 +52,13 @@ def test_linear_input_error_names_layer_and_shapes():
     layer = nn.Linear(4, 3)
     with pytest.raises(ValueError) as e:
         layer(ember.randn(2, 5))
-    assert str(e.value) == ("Linear(in_features=4, out_features=3): expected input with last "
-                            "dimension 4, got shape (2, 5)")
+    assert str(e.value) == ("Linear(in_features=4, out_features=3, bias=True): linear: expected "
+                            "input with last dimension 4, got shape (2, 5) (weight of shape "
+                            "(3, 4))")
     with pytest.raises(ValueError, match="last dimension 4, got shape"):
         layer(ember.tensor(1.0))
-    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 5\) does not match"):
+    with pytest.raises(ValueError, match=r"linear: expected input with last dimension 4, got "
+                                         r"shape \(2, 5\) \(weight of shape \(3, 4\)\)"):
         F.linear(ember.randn(2, 5), ember.randn(3, 4))
 
 

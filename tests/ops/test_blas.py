@@ -1,4 +1,4 @@
-"""The in-place GEMM on strided views (ember/ops/_blas.py) against NumPy's matmul."""
+"""The in-place GEMM on strided views (ember/kernels/blas.py) against NumPy's matmul."""
 import os
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from ember.ops import _blas
+from ember.kernels import blas as _blas
 
 needs_blas = pytest.mark.skipif(not _blas.available(np.float32) and not os.environ.get("CI"),
                                 reason="NumPy's BLAS was not found")
@@ -67,7 +67,7 @@ def test_errors():
 
 def test_disabled_by_environment_and_convolutions_still_run():
     code = ("import numpy as np, ember, ember.nn.functional as F\n"
-            "from ember.ops import _blas\n"
+            "from ember.kernels import blas as _blas\n"
             "assert not _blas.available(np.float32)\n"
             "x = ember.randn(2, 8, 6, 6, requires_grad=True)\n"
             "F.conv2d(x, ember.randn(8, 8, 3, 3), padding=1).sum().backward()\n"

@@ -1,15 +1,14 @@
-"""Activation layers: thin modules over ``ember.ops.activation`` with PyTorch's arguments
+"""Activation layers: thin modules over ``ember.nn.functional.activation`` with PyTorch's arguments
 and reprs, plus PReLU (a learnt slope) and Maxout (a learnt max of affine pieces)."""
 from __future__ import annotations
 
 import warnings
 
+from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.linear import Linear, _check_last_dim
-from ember.ops.linear import linear
+from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops import activation as A
 from ember.ops.creation import empty
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU",
@@ -20,14 +19,14 @@ class Sigmoid(Module):
     """``1 / (1 + exp(-x))`` elementwise. Shape: any -> same."""
 
     def forward(self, input):
-        return A.sigmoid(input)
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     """``tanh(x)`` elementwise. Shape: any -> same."""
 
     def forward(self, input):
-        return A.tanh(input)
+        return F.tanh(input)
 
 
 class _Inplace(Module):
@@ -45,28 +44,28 @@ class ReLU(_Inplace):
     """``max(x, 0)`` elementwise. Args: inplace (default False). Shape: any -> same."""
 
     def forward(self, input):
-        return A.relu(input, self.inplace)
+        return F.relu(input, self.inplace)
 
 
 class ReLU6(_Inplace):
     """``min(max(x, 0), 6)`` elementwise. Args: inplace. Shape: any -> same."""
 
     def forward(self, input):
-        return A.relu6(input, self.inplace)
+        return F.relu6(input, self.inplace)
 
 
 class SELU(_Inplace):
     """Scaled ELU with the self-normalising constants. Args: inplace. Shape: any -> same."""
 
     def forward(self, input):
-        return A.selu(input, self.inplace)
+        return F.selu(input, self.inplace)
 
 
 class SiLU(_Inplace):
     """``x * sigmoid(x)`` elementwise. Args: inplace. Shape: any -> same."""
 
     def forward(self, input):
-        return A.silu(input, self.inplace)
+        return F.silu(input, self.inplace)
 
 
 def _inplace_suffix(module):
@@ -86,7 +85,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input):
-        return A.hardtanh(input, self.min_val, self.max_val, self.inplace)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_suffix(self)}"
@@ -103,7 +102,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return A.leaky_relu(input, self.negative_slope, self.inplace)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}{_inplace_suffix(self)}"
@@ -120,7 +119,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return A.elu(input, self.alpha, self.inplace)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}{_inplace_suffix(self)}"
@@ -136,7 +135,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
-        return A.gelu(input, self.approximate)
+        return F.gelu(input, self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -153,7 +152,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input):
-        return A.softplus(input, self.beta, self.threshold)
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -179,7 +178,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        return A.prelu(input, self.weight)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -201,7 +200,7 @@ class Softmax(Module):
 
     def forward(self, input):
         dim = _implicit_softmax_dim("softmax", input.ndim) if self.dim is None else self.dim
-        return A.softmax(input, dim)
+        return F.softmax(input, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -216,7 +215,7 @@ class LogSoftmax(Module):
 
     def forward(self, input):
         dim = _implicit_softmax_dim("log_softmax", input.ndim) if self.dim is None else self.dim
-        return A.log_softmax(input, dim)
+        return F.log_softmax(input, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -256,10 +255,7 @@ class Maxout(Module):
     reset_parameters = Linear.reset_parameters  # the same distributions as Linear's
 
     def forward(self, input):
-        _check_last_dim(f"Maxout(in_features={self.in_features}, out_features="
-                        f"{self.out_features}, pool_size={self.pool_size})", input,
-                        self.in_features)
-        return A.maxout(linear(input, self.weight, self.bias), self.pool_size, dim=-1)
+        return F.maxout(F.linear(input, self.weight, self.bias), self.pool_size, dim=-1)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -1,15 +1,15 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, with PyTorch's arguments,
-parameter shapes and default initialisation, over the GEMM convolutions of ember.ops.conv."""
+parameter shapes and default initialisation, over ``ember.nn.functional``'s convolutions."""
 from __future__ import annotations
 
 import math
 
+from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.functional.utils import ntuple, same_padding
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops.conv import _check_input, _conv_transposend, _convnd, _ntuple
 from ember.ops.creation import empty
-from ember.ops.shape import pad
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d"]
@@ -36,10 +36,10 @@ class _ConvNd(Module):
         if transposed and padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _ntuple(kernel_size, d, "kernel_size", name)
-        self.stride = _ntuple(stride, d, "stride", name)
-        self.dilation = _ntuple(dilation, d, "dilation", name)
-        self.output_padding = _ntuple(output_padding, d, "output_padding", name)
+        self.kernel_size = ntuple(kernel_size, d, "kernel_size", name)
+        self.stride = ntuple(stride, d, "stride", name)
+        self.dilation = ntuple(dilation, d, "dilation", name)
+        self.output_padding = ntuple(output_padding, d, "output_padding", name)
         self.transposed, self.padding_mode = transposed, padding_mode
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
@@ -50,7 +50,7 @@ class _ConvNd(Module):
                                  "convolutions")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, d, "padding", name)
+            self.padding = ntuple(padding, d, "padding", name)
         shape = (in_channels, out_channels // groups) if transposed else \
             (out_channels, in_channels // groups)
         self.weight = Parameter(empty(*shape, *self.kernel_size, dtype=dtype, device=device))
@@ -65,14 +65,6 @@ class _ConvNd(Module):
             fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
-
-    def _describe(self):
-        return f"{type(self).__name__}({self.extra_repr()})"
-
-    def _check(self, input):
-        channels, d = self.in_channels, self._d
-        if input.ndim not in (d + 1, d + 2) or input.shape[-d - 1] != channels:
-            _check_input(input, channels, d, self._describe())
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -101,27 +93,21 @@ class _Conv(_ConvNd):
 
     def _mode_padding(self):
         """F.pad widths (last dim first) for reflect/replicate/circular padding."""
-        widths = []
-        for k, dl, p in zip(self.kernel_size, self.dilation, self.padding
-                            if self.padding != "same" else (None,) * self._d):
-            if self.padding == "valid":
-                lo = hi = 0
-            elif p is None:  # 'same': the odd element of an even total goes right
-                lo, hi = dl * (k - 1) // 2, dl * (k - 1) - dl * (k - 1) // 2
-            else:
-                lo = hi = p
-            widths.append((lo, hi))
+        if self.padding == "same":
+            widths = same_padding(self.kernel_size, self.dilation)
+        elif self.padding == "valid":
+            widths = ((0, 0),) * self._d
+        else:
+            widths = tuple((p, p) for p in self.padding)
         return [w for lo_hi in reversed(widths) for w in lo_hi]
 
     def forward(self, input):
-        self._check(input)
+        padding = self.padding
         if self.padding_mode != "zeros":
-            input = pad(input, self._mode_padding(), mode=self.padding_mode)
+            input = F.pad(input, self._mode_padding(), mode=self.padding_mode)
             padding = 0
-        else:
-            padding = self.padding
-        return _convnd(self._d, self._describe(), input, self.weight, self.bias, self.stride,
-                       padding, self.dilation, self.groups)
+        return self._conv(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                          self.groups)
 
 
 class Conv1d(_Conv):
@@ -133,6 +119,7 @@ class Conv1d(_Conv):
     """
 
     _d = 1
+    _conv = staticmethod(F.conv1d)
 
 
 class Conv2d(_Conv):
@@ -165,12 +152,14 @@ class Conv2d(_Conv):
     """
 
     _d = 2
+    _conv = staticmethod(F.conv2d)
 
 
 class Conv3d(_Conv):
     """3-D convolution (cross-correlation) over (N, C_in, D, H, W); arguments as Conv2d."""
 
     _d = 3
+    _conv = staticmethod(F.conv3d)
 
 
 class _ConvTranspose(_ConvNd):
@@ -193,23 +182,21 @@ class _ConvTranspose(_ConvNd):
             input.shape[-d:], self.stride, self.padding, self.dilation, self.kernel_size))
         if len(size) != d or any(not lo <= n < lo + s for n, lo, s in
                                  zip(size, smallest, self.stride)):
-            raise ValueError(f"{self._describe()}: requested output_size {tuple(output_size)} "
+            raise ValueError(f"requested output_size {tuple(output_size)} "
                              f"is not between {smallest} and "
                              f"{tuple(lo + s - 1 for lo, s in zip(smallest, self.stride))}")
         return tuple(n - lo for n, lo in zip(size, smallest))
 
     def forward(self, input, output_size=None):
-        self._check(input)
-        return _conv_transposend(self._d, self._describe(), input, self.weight, self.bias,
-                                 self.stride, self.padding,
-                                 self._output_padding(input, output_size), self.groups,
-                                 self.dilation)
+        return self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                          self._output_padding(input, output_size), self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution; arguments as :class:`ConvTranspose2d`."""
 
     _d = 1
+    _conv = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTranspose):
@@ -236,9 +223,11 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     _d = 2
+    _conv = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTranspose):
     """3-D transposed convolution; arguments as :class:`ConvTranspose2d`."""
 
     _d = 3
+    _conv = staticmethod(F.conv_transpose3d)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ember.nn.modules.module import Module
-from ember.ops import dropout as D
+from ember.nn import functional as F
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
 
@@ -27,7 +27,7 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, input):
-        return D.dropout(input, self.p, self.training, self.inplace)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
@@ -37,7 +37,7 @@ class Dropout1d(_DropoutNd):
     """
 
     def forward(self, input):
-        return D.dropout1d(input, self.p, self.training, self.inplace)
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -48,7 +48,7 @@ class Dropout2d(_DropoutNd):
     """
 
     def forward(self, input):
-        return D.dropout2d(input, self.p, self.training, self.inplace)
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
@@ -58,7 +58,7 @@ class Dropout3d(_DropoutNd):
     """
 
     def forward(self, input):
-        return D.dropout3d(input, self.p, self.training, self.inplace)
+        return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
@@ -69,4 +69,4 @@ class AlphaDropout(_DropoutNd):
     """
 
     def forward(self, input):
-        return D.alpha_dropout(input, self.p, self.training, self.inplace)
+        return F.alpha_dropout(input, self.p, self.training, self.inplace)

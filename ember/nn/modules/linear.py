@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import math
 
+from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.creation import empty
-from ember.ops.linear import bilinear, linear
 
 __all__ = ["Linear", "Bilinear"]
-
-
-def _check_last_dim(layer, x, expected, name="input"):
-    if x.ndim == 0 or x.shape[-1] != expected:
-        raise ValueError(f"{layer}: expected {name} with last dimension {expected}, got shape "
-                         f"{tuple(x.shape)}")
 
 
 def _uniform_fan_in(tensor, fan_in):
@@ -59,11 +53,7 @@ class Linear(Module):
             _uniform_fan_in(self.bias, self.in_features)
 
     def forward(self, input):
-        _check_last_dim(self._describe(), input, self.in_features)
-        return linear(input, self.weight, self.bias)
-
-    def _describe(self):
-        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -102,14 +92,7 @@ class Bilinear(Module):
             _uniform_fan_in(self.bias, self.in1_features)
 
     def forward(self, input1, input2):
-        name = (f"Bilinear(in1_features={self.in1_features}, "
-                f"in2_features={self.in2_features}, out_features={self.out_features})")
-        _check_last_dim(name, input1, self.in1_features, "input1")
-        _check_last_dim(name, input2, self.in2_features, "input2")
-        if tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
-            raise ValueError(f"{name}: input1 and input2 need the same leading dimensions, got "
-                             f"shapes {tuple(input1.shape)} and {tuple(input2.shape)}")
-        return bilinear(input1, input2, self.weight, self.bias)
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

@@ -1,4 +1,4 @@
-"""Loss layers: thin Modules over ``ember.ops.loss`` with PyTorch's constructor arguments.
+"""Loss layers: thin Modules over ``ember.nn.functional.loss`` with PyTorch's constructor arguments.
 
 Class weights are buffers (``weight``, ``pos_weight``) as in PyTorch, so they follow
 ``.to()`` and appear under the same ``state_dict`` keys. Errors name the layer.
@@ -6,7 +6,8 @@ Class weights are buffers (``weight``, ``pos_weight``) as in PyTorch, so they fo
 from __future__ import annotations
 
 from ember.nn.modules.module import Module
-from ember.ops import loss as F
+from ember.nn import functional as F
+from ember.nn.functional.utils import legacy_reduction
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss",
            "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss"]
@@ -16,7 +17,7 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = F._legacy_reduction(size_average, reduce)
+            reduction = legacy_reduction(size_average, reduce)
         self.reduction = reduction
 
 
@@ -38,14 +39,14 @@ class MSELoss(_Loss):
     """
 
     def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction, _name="MSELoss")
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error ``|input - target|``; arguments and shapes as MSELoss."""
 
     def forward(self, input, target):
-        return F.l1_loss(input, target, reduction=self.reduction, _name="L1Loss")
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -61,8 +62,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input, target):
-        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta,
-                                _name="SmoothL1Loss")
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -78,8 +78,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input, target):
-        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta,
-                            _name="HuberLoss")
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -106,8 +105,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def forward(self, input, target):
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing,
-                               _name="CrossEntropyLoss")
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
@@ -128,7 +126,7 @@ class NLLLoss(_WeightedLoss):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                          reduction=self.reduction, _name="NLLLoss")
+                          reduction=self.reduction)
 
 
 class BCELoss(_WeightedLoss):
@@ -144,7 +142,7 @@ class BCELoss(_WeightedLoss):
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight,
-                                      reduction=self.reduction, _name="BCELoss")
+                                      reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -169,7 +167,7 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(
             input, target, weight=self.weight, reduction=self.reduction,
-            pos_weight=self.pos_weight, _name="BCEWithLogitsLoss")
+            pos_weight=self.pos_weight)
 
 
 class KLDivLoss(_Loss):
@@ -185,8 +183,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input, target):
-        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target,
-                        _name="KLDivLoss")
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -206,4 +203,4 @@ class CosineEmbeddingLoss(_Loss):
 
     def forward(self, input1, input2, target):
         return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
-                                       reduction=self.reduction, _name="CosineEmbeddingLoss")
+                                       reduction=self.reduction)

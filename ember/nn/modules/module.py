@@ -344,7 +344,11 @@ class Module:
                 args = out if isinstance(out, tuple) else (out,)
         if self._backward_hooks:
             args = self._wrap_backward_hooks_inputs(args)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, RuntimeError, IndexError) as e:
+            _name_the_layer(e, self)
+            raise
         for hook in list(self._forward_hooks.values()):
             res = hook(self, args, out)
             if res is not None:
@@ -399,3 +403,25 @@ class Module:
     def __dir__(self):
         return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
+
+
+def _name_the_layer(error, module):
+    """Prefix an error raised inside ``module`` with the layer that raised it and, as the
+    error passes up through the modules that contain it, with its path in the outermost:
+    ``Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)) at features.0: conv2d: ...``.
+    The error keeps its type and traceback; only its message grows."""
+    if not error.args or not isinstance(error.args[0], str):
+        return
+    layer = getattr(error, "_ember_layer", None)
+    if layer is None:  # raised in this layer's own forward
+        error._ember_layer = layer = module
+        error._ember_message = error.args[0]
+        path = ""
+    else:
+        path = next((name for name, m in module.named_modules() if m is layer), "")
+        if not path:
+            return
+    extra = layer.extra_repr()
+    name = type(layer).__name__ + (f"({extra})" if extra and "\n" not in extra else "")
+    where = f" at {path}" if path else ""
+    error.args = (f"{name}{where}: {error._ember_message}",) + error.args[1:]

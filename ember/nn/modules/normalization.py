@@ -5,14 +5,13 @@ Parameter and buffer names are PyTorch's (``weight``, ``bias``, ``running_mean``
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from ember.nn import functional as F
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.creation import ones, tensor, zeros
-from ember.ops.norm import batch_norm, group_norm, layer_norm, local_response_norm
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
            "LocalResponseNorm"]
@@ -74,27 +73,25 @@ class _BatchNorm(Module):
         if x.ndim not in self._layouts or x.shape[1] != c:
             dims = " or ".join(f"{d}-D" for d in self._layouts)
             layouts = " or ".join(s.format(c=c) for s in self._layouts.values())
-            raise ValueError(f"{type(self).__name__}({c}): expected {dims} input {layouts}, "
+            raise ValueError(f"expected {dims} input {layouts}, "
                              f"got shape {tuple(x.shape)}")
 
     def forward(self, input):
         self._check_input(input)
         training = self.training or self.running_mean is None
-        if training and math.prod(input.shape) // self.num_features <= 1:
-            raise ValueError(f"{type(self).__name__}({self.num_features}): expected more "
-                             f"than 1 value per channel when training, got input of shape "
-                             f"{tuple(input.shape)}")
+        counting = self.training and self.track_running_stats
         factor = self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            self.num_batches_tracked._version[0] += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        if counting and self.momentum is None:  # cumulative moving average
+            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
         # in training without tracking, no running statistics are read or written
         use_running = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if use_running else None,
-                          self.running_var if use_running else None, self.weight, self.bias,
-                          training, factor, self.eps)
+        y = F.batch_norm(input, self.running_mean if use_running else None,
+                         self.running_var if use_running else None, self.weight, self.bias,
+                         training, factor, self.eps)
+        if counting:  # after the call: a rejected input changes nothing
+            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._version[0] += 1
+        return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -164,13 +161,7 @@ class LayerNorm(Module):
                        elementwise_affine and bias, device, dtype)
 
     def forward(self, input):
-        shape = self.normalized_shape
-        if tuple(input.shape[max(input.ndim - len(shape), 0):]) != shape \
-                or input.ndim < len(shape):
-            raise ValueError(f"LayerNorm({shape}): expected input of shape "
-                             f"(*, {', '.join(map(str, shape))}), got shape "
-                             f"{tuple(input.shape)}")
-        return layer_norm(input, shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def reset_parameters(self):
         _reset_affine(self)
@@ -209,10 +200,9 @@ class GroupNorm(Module):
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected "
-                             f"input (N, {self.num_channels}, *), got shape "
+            raise ValueError(f"expected input (N, {self.num_channels}, *), got shape "
                              f"{tuple(input.shape)}")
-        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
@@ -235,10 +225,7 @@ class LocalResponseNorm(Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, input):
-        if input.ndim < 3:
-            raise ValueError(f"LocalResponseNorm({self.size}): expected 3-D or higher input "
-                             f"(N, C, *), got shape {tuple(input.shape)}")
-        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

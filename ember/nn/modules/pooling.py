@@ -1,10 +1,10 @@
 """Pooling layers: max, min, average, adaptive, global average and max-unpooling, with
-PyTorch's arguments (``stride`` defaults to ``kernel_size``) over ember.ops.pool."""
+PyTorch's arguments (``stride`` defaults to ``kernel_size``) over ``ember.nn.functional``."""
 from __future__ import annotations
 
+from ember.nn import functional as F
+from ember.nn.functional.utils import ntuple
 from ember.nn.modules.module import Module
-from ember.ops import pool as P
-from ember.ops.conv import _ntuple
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MinPool2d", "AvgPool1d", "AvgPool2d",
            "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
@@ -14,9 +14,6 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MinPool2d", "AvgPool1d", "Avg
 
 class _Pool(Module):
     _d = 2
-
-    def _describe(self):
-        return f"{type(self).__name__}({self.extra_repr()})"
 
 
 class _MaxPoolNd(_Pool):
@@ -29,8 +26,8 @@ class _MaxPoolNd(_Pool):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        return P._max_pool(self._d, self._describe(), input, self.kernel_size, self.stride,
-                           self.padding, self.dilation, self.ceil_mode, self.return_indices)
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -41,6 +38,7 @@ class MaxPool1d(_MaxPoolNd):
     """Max over sliding windows of (N, C, L); arguments as :class:`MaxPool2d`."""
 
     _d = 1
+    _pool = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -65,12 +63,14 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     _d = 2
+    _pool = staticmethod(F.max_pool2d)
 
 
 class MaxPool3d(_MaxPoolNd):
     """Max over sliding windows of (N, C, D, H, W); arguments as :class:`MaxPool2d`."""
 
     _d = 3
+    _pool = staticmethod(F.max_pool3d)
 
 
 class MinPool2d(_MaxPoolNd):
@@ -78,9 +78,8 @@ class MinPool2d(_MaxPoolNd):
     ``return_indices`` the indices are those of the minima."""
 
     def forward(self, input):
-        out = P._max_pool(2, self._describe(), -input, self.kernel_size, self.stride,
-                          self.padding, self.dilation, self.ceil_mode, self.return_indices)
-        return (-out[0], out[1]) if self.return_indices else -out
+        return F.min_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
 
 class _AvgPoolNd(_Pool):
@@ -93,9 +92,9 @@ class _AvgPoolNd(_Pool):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        return P._avg_pool(self._d, self._describe(), input, self.kernel_size, self.stride,
-                           self.padding, self.ceil_mode, self.count_include_pad,
-                           self.divisor_override)
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad,
+                          *(() if self._d == 1 else (self.divisor_override,)))
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -106,14 +105,15 @@ class AvgPool1d(_AvgPoolNd):
     ``divisor_override``)."""
 
     _d = 1
+    _pool = staticmethod(F.avg_pool1d)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
         # PyTorch keeps these as 1-tuples here (and prints them so)
-        super().__init__(_ntuple(kernel_size, 1, "kernel_size", "AvgPool1d"),
-                         _ntuple(stride if stride is not None else kernel_size, 1, "stride",
+        super().__init__(ntuple(kernel_size, 1, "kernel_size", "AvgPool1d"),
+                         ntuple(stride if stride is not None else kernel_size, 1, "stride",
                                  "AvgPool1d"),
-                         _ntuple(padding, 1, "padding", "AvgPool1d"), ceil_mode,
+                         ntuple(padding, 1, "padding", "AvgPool1d"), ceil_mode,
                          count_include_pad)
 
 
@@ -129,12 +129,14 @@ class AvgPool2d(_AvgPoolNd):
     """
 
     _d = 2
+    _pool = staticmethod(F.avg_pool2d)
 
 
 class AvgPool3d(_AvgPoolNd):
     """Mean over sliding windows of (N, C, D, H, W); arguments as :class:`AvgPool2d`."""
 
     _d = 3
+    _pool = staticmethod(F.avg_pool3d)
 
 
 class _AdaptivePool(_Pool):
@@ -150,9 +152,10 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     """Average (N, C, L) to (N, C, output_size) over PyTorch's adaptive windows."""
 
     _d = 1
+    _pool = staticmethod(F.adaptive_avg_pool1d)
 
     def forward(self, input):
-        return P._adaptive_avg_pool(self._d, self._describe(), input, self.output_size)
+        return self._pool(input, self.output_size)
 
 
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
@@ -167,26 +170,28 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
     """
 
     _d = 2
+    _pool = staticmethod(F.adaptive_avg_pool2d)
 
 
 class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
     """Average (N, C, D, H, W) to (N, C, *output_size) over adaptive windows."""
 
     _d = 3
+    _pool = staticmethod(F.adaptive_avg_pool3d)
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
     """Max of (N, C, L) over adaptive windows to length ``output_size``."""
 
     _d = 1
+    _pool = staticmethod(F.adaptive_max_pool1d)
 
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input):
-        return P._adaptive_max_pool(self._d, self._describe(), input, self.output_size,
-                                    self.return_indices)
+        return self._pool(input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
@@ -194,12 +199,14 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
     ``return_indices`` also the flat argmax indices."""
 
     _d = 2
+    _pool = staticmethod(F.adaptive_max_pool2d)
 
 
 class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
     """Max of (N, C, D, H, W) over adaptive windows to (N, C, *output_size)."""
 
     _d = 3
+    _pool = staticmethod(F.adaptive_max_pool3d)
 
 
 class GlobalAvgPool2d(_Pool):
@@ -217,7 +224,9 @@ class GlobalAvgPool2d(_Pool):
         self.keepdim = keepdim
 
     def forward(self, input):
-        P._check_rank(input, 2, self._describe())
+        if input.ndim not in (3, 4):
+            raise ValueError(f"expected a 4-D input (N, C, H, W) or an unbatched 3-D input "
+                             f"(C, H, W), got shape {tuple(input.shape)}")
         return input.mean(dim=(-2, -1), keepdim=self.keepdim)
 
     def extra_repr(self):
@@ -228,13 +237,13 @@ class _MaxUnpoolNd(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         d, name = self._d, type(self).__name__  # PyTorch keeps these as d-tuples here
-        self.kernel_size = _ntuple(kernel_size, d, "kernel_size", name)
-        self.stride = _ntuple(stride if stride is not None else kernel_size, d, "stride", name)
-        self.padding = _ntuple(padding, d, "padding", name)
+        self.kernel_size = ntuple(kernel_size, d, "kernel_size", name)
+        self.stride = ntuple(stride if stride is not None else kernel_size, d, "stride", name)
+        self.padding = ntuple(padding, d, "padding", name)
 
     def forward(self, input, indices, output_size=None):
-        return P._max_unpool(self._d, self._describe(), input, indices, self.kernel_size,
-                             self.stride, self.padding, output_size)
+        return self._pool(input, indices, self.kernel_size, self.stride, self.padding,
+                          output_size)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -244,6 +253,7 @@ class MaxUnpool1d(_MaxUnpoolNd):
     """Partial inverse of :class:`MaxPool1d`; arguments as :class:`MaxUnpool2d`."""
 
     _d = 1
+    _pool = staticmethod(F.max_unpool1d)
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
@@ -252,9 +262,11 @@ class MaxUnpool2d(_MaxUnpoolNd):
     default size is (H - 1) * stride - 2 * padding + kernel_size."""
 
     _d = 2
+    _pool = staticmethod(F.max_unpool2d)
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     """Partial inverse of :class:`MaxPool3d`."""
 
     _d = 3
+    _pool = staticmethod(F.max_unpool3d)

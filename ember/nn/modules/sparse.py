@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from ember.autograd.grad_mode import no_grad
+from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.creation import empty
-from ember.ops.sparse import embedding
 from ember.tensor import Tensor
 
 __all__ = ["Embedding"]
@@ -79,14 +79,8 @@ class Embedding(Module):
                    _weight=Tensor(embeddings.data.copy()), _freeze=freeze)
 
     def forward(self, input):
-        if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
-            what = input.dtype if isinstance(input, Tensor) else type(input).__name__
-            raise TypeError(f"{self._describe()}: expected an integer index tensor, got {what}")
-        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                          self.scale_grad_by_freq, self.sparse)
-
-    def _describe(self):
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"

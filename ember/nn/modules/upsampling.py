@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ember.nn.modules.module import Module
-from ember.ops.upsample import interpolate
+from ember.nn import functional as F
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
@@ -37,7 +37,7 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input):
-        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):

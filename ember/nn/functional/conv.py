@@ -1,87 +1,33 @@
-"""Convolutions, 1-D to 3-D, plain and transposed: im2col and one big matrix product, or,
-for stride 1 on the CPU, one in-place product per kernel offset (see "stride 1" below).
+"""Convolutions, 1-D to 3-D, plain and transposed: im2col and one big matrix product.
 
-Layout. Inside this file activations are *channel-major*: an (N, C, *S) array is handled
-through its (C, N, *S) view, and results are handed back as (N, C, *S) views of (C, N, *S)
-memory. Then the im2col matrix (C*K, N*L) is one strided copy whose inner runs are image
-rows, ``W (O, C*K) @ cols (C*K, N*L)`` is already the output's memory, and the next
-convolution finds its input channel-major without a transposing copy (NumPy's elementwise
-ops, batch norm and pooling keep the memory order of their input). This measured faster
-than NCHW im2col with a transposed output and than NHWC.
-
-Backward, stride 1: gx is a convolution of gy with the flipped, transposed kernel, one
-im2col matrix G of the padded gy and one matmul, and the same G gives the weight gradient,
-``gw = x (C, N*H*W) @ G.T``: one im2col per backward, and nothing kept from the forward but
-its input (saving the forward's columns would cost K times the input's memory per layer).
-Strided (or wide-kernel, narrow-input) layers use ``gw = gy @ cols(x).T`` and col2im: one
+Forward: every receptive field becomes a column of the im2col matrix (C*K, N*L), and the
+output is ``W (O, C*K) @ cols``. Backward of a stride-1 layer: gx is a convolution of gy
+with the flipped, transposed kernel, i.e. one im2col matrix G of the padded gy and one
+matmul, and the same G gives the weight gradient ``gw = x (C, N*H*W) @ G.T``. Strided (or
+wide-kernel, narrow-input) layers use ``gw = gy @ cols(x).T`` and col2im instead: one
 matmul, then a loop over kernel offsets adding strided slices.
 
-Large temporaries (padded inputs, im2col matrices) live in per-thread scratch buffers that
-are reused: a fresh 75 MB array costs more in page faults than the copy into it.
+Layout: inside this file activations are *channel-major*, an (N, C, *S) array handled
+through its (C, N, *S) view and results handed back as (N, C, *S) views of (C, N, *S)
+memory. Then im2col is one strided copy whose inner runs are image rows, ``W @ cols`` is
+already the output's memory, and the next convolution needs no transposing copy.
+
+Speed lives in ``ember.kernels``: the scratch buffers and padded frames, and for stride 1
+on the CPU a route without im2col (``kernels.conv_cpu``: one in-place GEMM per kernel
+offset), which :func:`_conv` tries first.
 """
 from __future__ import annotations
 
 import itertools
 import math
-import threading
-
-import numpy as np
 
 from ember.autograd.function import Function
-from ember.ops import _blas
+from ember.kernels import conv_cpu
+from ember.kernels.frames import pad as _pad, scratch as _scratch
+from ember.nn.functional.utils import batched, ntuple, same_padding
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
-
-_tls = threading.local()
-
-
-def _scratch(xp, name, shape, dtype):
-    """A reusable array for temporaries that never leave this module (NumPy only: CuPy's
-    memory pool already recycles device memory)."""
-    if xp is not np:
-        return xp.empty(shape, dtype)
-    n = math.prod(shape)
-    bufs = _tls.__dict__.setdefault("bufs", {})
-    buf = bufs.get((name, dtype))
-    if buf is None or buf.size < n:
-        buf = bufs[(name, dtype)] = np.empty(n, dtype)
-    return buf[:n].reshape(shape)
-
-
-def _pad(xc, pad, xp, value=0, name="pad"):
-    """(C, N, *S) copied into a (C, N, *(S + lo + hi)) scratch array bordered by ``value``."""
-    if not any(lo or hi for lo, hi in pad):
-        return xc
-    C, N, *S = xc.shape
-    out = _scratch(xp, name, (C, N, *(n + lo + hi for n, (lo, hi) in zip(S, pad))), xc.dtype)
-    _place(xc, out, pad, value)
-    return out
-
-
-def _place(xc, out, pad, value=0):
-    """Copy (C, N, *S) into ``out`` (C, N, *frame) at offset ``lo`` on each spatial axis,
-    fill the rest of the frame (the border slabs only) with ``value``; the copy's view.
-    On the GPU the whole frame is filled instead: one launch, where each slab would be one
-    with ~20 us of host time, and host time is what bounds a GPU step."""
-    if not isinstance(out, np.ndarray):
-        out.fill(value)
-    else:
-        _fill_border(out, pad, xc.shape[2:], value)
-    inside = out[(slice(None), slice(None),
-                  *(slice(lo, lo + n) for n, (lo, _) in zip(xc.shape[2:], pad)))]
-    inside[...] = xc
-    return inside
-
-
-def _fill_border(out, pad, size, value):
-    """Fill ``out``'s frame outside the (C, N, *size) block at offset ``lo`` per axis."""
-    for i, (lo, n) in enumerate(zip((lo for lo, _ in pad), size)):
-        lead = (slice(None),) * (2 + i)
-        if lo:
-            out[lead + (slice(0, lo),)] = value
-        if lo + n < out.shape[2 + i]:
-            out[lead + (slice(lo + n, None),)] = value
 
 
 def _im2col(xpad, ksize, stride, dilation, out, xp, fresh=False):
@@ -144,150 +90,14 @@ def _conv(xc, w, stride, pad, dilation, groups, xp, keep_cols=False):
     """Channel-major convolution: (C, N, *S) -> (O, N, *out), and the im2col matrix when
     ``keep_cols`` and this route builds one (else None)."""
     ksize = w.shape[2:]
-    frame = [n + lo + hi for n, (lo, hi) in zip(xc.shape[2:], pad)]
     out = _out_size(xc.shape[2:], ksize, stride, pad, dilation)
-    if _use_shifted(xp, xc.dtype, w.shape[1], ksize, stride, frame, out):
-        return _conv_shifted(xc, w, pad, out, dilation, groups), None
+    y = conv_cpu.conv(xc, w, stride, pad, out, dilation, groups)
+    if y is not None:
+        return y, None
     cols, out = _cols(xc, ksize, stride, pad, dilation, xp, out, fresh=keep_cols)
     y = _gmm(w.reshape(w.shape[0], -1), cols, groups).reshape(w.shape[0], xc.shape[1], *out)
     return y, (cols if keep_cols else None)
 
-
-# --- stride 1 on the CPU: one GEMM per kernel offset, no im2col ----------------------------
-#
-# Lay the images out one after another in a flat buffer F (C, lead + N*slot + tail), each in
-# a slot of its own rows plus the zero rows that pad it. The output at flat position p needs
-# F[:, p + off] for each kernel offset's flat distance ``off``, so the whole output is
-# sum_k W[:, :, k] @ F[:, off_k : off_k + L] over every position p < L = N*slot, and the
-# rows between images are cropped off. Each window is a view that BLAS reads in place and
-# the products accumulate in the output (beta=1): the im2col copy, as costly as the matmul
-# itself on two cores, never happens.
-#
-# Two things keep the padding (copies and wasted columns) small. Neighbouring images share
-# their zero rows (a 3x3 "same" layer has one zero row per image, not two). And image rows
-# are not padded left and right: a window that runs off the left edge of a row reads the
-# end of the row above, so those columns are zeroed while that kernel column's products
-# run, and restored after; likewise on the right. Slot and output rows are then as wide as
-# the image, each image one contiguous block: the copy in is a block copy, and the output
-# is a view of the product that skips the rows between images (no copy out).
-
-ROUTE = "auto"  # or "shifted" / "im2col" wherever possible: tests check both against torch
-MIN_CHANNELS = 8  # input channels (per group) below which im2col's small matrix wins
-
-
-def _use_shifted(xp, dtype, cin, ksize, stride, frame, out):
-    """Whether to take the per-offset route: stride 1 on the CPU with NumPy's BLAS found,
-    and (measured) not for narrow inputs, whose im2col matrix is small, nor for frames much
-    larger than the output."""
-    if ROUTE == "im2col" or xp is not np or not _blas.available(dtype) \
-            or any(s != 1 for s in stride):
-        return False
-    return ROUTE == "shifted" or (cin >= MIN_CHANNELS and math.prod(ksize) > 1
-                                  and math.prod(frame) <= 2 * math.prod(out))
-
-
-def _slot_layout(in_size, ksize, pad, dilation):
-    """How :func:`_conv_shifted` lays out one image: the padding written around it, the
-    slot's shape, each kernel offset's flat distance and its column shift.
-
-    The first and the last spatial axes are padded implicitly wherever the output is no
-    larger than the input there: shared zero rows after each image (first axis), column
-    zeroing (last axis). Other axes, and those two where the output is larger, get zeros
-    written around the image as :func:`_pad` does."""
-    d = len(in_size)
-    written, implicit = list(pad), [(0, 0)] * d
-    for i in {0, d - 1}:
-        if sum(pad[i]) <= dilation[i] * (ksize[i] - 1):
-            written[i], implicit[i] = (0, 0), pad[i]
-    slot = [n + lo + hi for n, (lo, hi) in zip(in_size, written)]
-    if d > 1:
-        slot[0] += max(implicit[0])  # zero rows after the image, shared with the next
-    steps = [math.prod(slot[i + 1:]) for i in range(d)]
-    kernel = list(itertools.product(*map(range, ksize)))
-    offsets = [sum((j * dl - lo) * s for j, dl, (lo, _), s in zip(idx, dilation, implicit, steps))
-               for idx in kernel]
-    shifts = [idx[-1] * dilation[-1] - implicit[-1][0] for idx in kernel]
-    return written, slot, offsets, shifts
-
-
-def _group_rows(groups, rows_a, rows_b):
-    return [(slice(g * rows_a, (g + 1) * rows_a), slice(g * rows_b, (g + 1) * rows_b))
-            for g in range(groups)]
-
-
-def _row_stride(n, itemsize):
-    """A row length >= n whose byte stride is not a multiple of 4 KiB: OpenBLAS runs 2-3x
-    slower writing an output whose rows alias in cache (measured with 16 rows of
-    2**15 * 33 bytes)."""
-    return n + (-n) % 16 + 4160 // itemsize
-
-
-CHUNK_BYTES = 4 << 20  # output columns per pass where the output outgrows the cache
-
-
-def _chunk(rows, length, itemsize):
-    """Output columns per pass: all at once, unless the output (read and written again by
-    every offset's product) exceeds 16 MiB; then 4 MiB at a time, so that it stays in cache
-    across the offsets (ResNet's 16@32x32 layers at batch 256: their products 16.0 -> 13.5
-    ms, the whole layer 23.3 -> 20.0 ms, measured; no gain at 9 MiB)."""
-    if rows * length * itemsize <= 4 * CHUNK_BYTES:
-        return max(1, length)
-    return max(1024, CHUNK_BYTES // (rows * itemsize))
-
-
-def _edge_columns(shift, width, out_width):
-    """The image columns that windows shifted by ``shift`` columns read from the
-    neighbouring row instead of padding, and that must read as zeros for them."""
-    return range(max(0, width + shift), width) if shift < 0 else \
-        range(0, min(width, out_width + shift - width))
-
-
-def _restore(rows, r, edge, kept):
-    """Put the kept edge columns back into rows ``r``."""
-    for col, values in zip(edge, kept):
-        rows[:, r, col] = values[:, r]
-
-
-def _conv_shifted(xc, w, pad, out, dilation, groups):
-    """Stride-1 convolution of channel-major (C, N, *S) -> (O, N, *out), a view."""
-    C, N, *S = xc.shape
-    O, Cg, *ksize = w.shape
-    written, slot, offsets, shifts = _slot_layout(S, ksize, pad, dilation)
-    lead, tail, L = max(0, -min(offsets)), max(0, max(offsets)), N * math.prod(slot)
-    F = _scratch(np, "pad", (C, _row_stride(lead + L + tail, xc.itemsize)), xc.dtype)
-    F[:, :lead] = 0
-    F[:, lead + L:] = 0
-    _place(xc, F[:, lead:lead + L].reshape(C, N, *slot), written)
-    full = np.empty((O, _row_stride(L, xc.itemsize)), xc.dtype)[:, :L]
-    wk = np.ascontiguousarray(np.moveaxis(w.reshape(O, Cg, -1), 2, 1))  # (O, K, C/g)
-    width = slot[-1]
-    rows = F[:, lead:lead + L].reshape(C, -1, width)  # every row of every slot
-    order = sorted(set(shifts), key=lambda e: (e > 0, abs(e)))  # 0, -1, -2.., 1, 2..
-    edges = {e: _edge_columns(e, width, out[-1]) for e in order}
-    # the edge columns as they are, to put back before other windows read them
-    edge = sorted(set().union(*edges.values()))
-    kept = np.stack([rows[..., col] for col in edge]) if edge else None
-    step = _chunk(O, L, xc.itemsize)
-    for a in range(0, L, step):
-        b = min(L, a + step)
-        r = slice(max(0, (a + offsets[0]) // width), (b + offsets[-1]) // width + 1)
-        zeroed, beta = False, 0.0
-        for e in order:
-            if zeroed and e > 0:  # the left-hand windows are done: restore their columns
-                _restore(rows, r, edge, kept)
-                zeroed = False
-            for col in edges[e]:  # one column at a time: NumPy's inner loop runs down it
-                rows[:, r, col] = 0
-                zeroed = True
-            for k in (k for k, s in enumerate(shifts) if s == e):
-                for rows_o, rows_c in _group_rows(groups, O // groups, Cg):
-                    off = lead + offsets[k]
-                    _blas.gemm(wk[rows_o, k], F[rows_c, off + a:off + b], full[rows_o, a:b],
-                               beta)
-                beta = 1.0
-        if zeroed and b < L:  # the next chunk reads these rows again
-            _restore(rows, r, edge, kept)
-    return full.reshape(O, N, *slot)[(slice(None), slice(None)) + tuple(map(slice, out))]
 
 
 def _flip_transpose(w, groups):
@@ -362,11 +172,10 @@ def _conv_backward(xc, gyc, w, in_size, stride, pad, dilation, groups, xp, need_
     O, Cg, *ksize = w.shape
     if not need_w:  # the adjoint alone (conv-transpose forward): a convolution of gy
         back = _back_padding(in_size, gyc.shape[2:], ksize, pad, dilation)
-        frame = None if back is None else [o + lo + hi for o, (lo, hi) in zip(gyc.shape[2:], back)]
-        if back is not None and _use_shifted(xp, gyc.dtype, O // groups, ksize, stride, frame,
-                                             in_size):
-            return _conv_shifted(gyc, _flip_transpose(w, groups), back, in_size, dilation,
-                                 groups), None
+        gx = None if back is None else conv_cpu.conv(gyc, _flip_transpose(w, groups), stride,
+                                                     back, in_size, dilation, groups)
+        if gx is not None:
+            return gx, None
     gx = gw = None
     back = _adjoint_padding(w, in_size, gyc.shape[2:], stride, pad, dilation, groups) \
         if need_x else None
@@ -479,17 +288,6 @@ class ConvTransposeNd(Function):
 _DIMS = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
-def _ntuple(value, d, what, who):
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * d
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * d
-    if len(value) != d:
-        raise ValueError(f"{who}: {what} must be an int or a tuple of {d} ints, got {value}")
-    return value
-
-
 def _check_input(x, channels, d, who):
     """Raise a ValueError naming ``who`` unless ``x`` is (N, channels, *S) or (channels, *S)."""
     shape, dims = tuple(x.shape), _DIMS[d]
@@ -526,35 +324,26 @@ def _conv_padding(padding, ksize, stride, dilation, who):
                              f"{padding!r}")
         if any(s != 1 for s in stride):
             raise ValueError(f"{who}: padding='same' is not supported for strided convolutions")
-        # PyTorch puts the odd element of an even total on the right
-        return tuple((dl * (k - 1) // 2, dl * (k - 1) - dl * (k - 1) // 2)
-                     for k, dl in zip(ksize, dilation))
-    pad = _ntuple(padding, len(ksize), "padding", who)
+        return same_padding(ksize, dilation)
+    pad = ntuple(padding, len(ksize), "padding", who)
     if any(p < 0 for p in pad):
         raise ValueError(f"{who}: padding must be non-negative, got {pad}")
     return tuple((p, p) for p in pad)
-
-
-def _batched(x, d, fn):
-    """Run ``fn`` on a batched input, adding and removing the batch dim if there is none."""
-    if x.ndim == d + 2:
-        return fn(x)
-    return fn(x.unsqueeze(0)).squeeze(0)
 
 
 def _convnd(d, who, input, weight, bias, stride, padding, dilation, groups):
     _check_params(input, weight, bias, d, groups, weight.shape[0], who)
     _check_input(input, weight.shape[1] * groups, d, who)
     ksize = tuple(weight.shape[2:])
-    stride = _ntuple(stride, d, "stride", who)
-    dilation = _ntuple(dilation, d, "dilation", who)
+    stride = ntuple(stride, d, "stride", who)
+    dilation = ntuple(dilation, d, "dilation", who)
     pad = _conv_padding(padding, ksize, stride, dilation, who)
     size = tuple(input.shape[-d:])
     if any(n + lo + hi < dl * (k - 1) + 1
            for n, (lo, hi), dl, k in zip(size, pad, dilation, ksize)):
         raise ValueError(f"{who}: input of spatial size {size} with padding {pad} is smaller "
                          f"than the (dilated) kernel {ksize}")
-    return _batched(input, d, lambda x: ConvNd.apply(
+    return batched(input, d, lambda x: ConvNd.apply(
         x, weight, bias, stride=stride, padding=pad, dilation=dilation, groups=groups))
 
 
@@ -563,9 +352,9 @@ def _conv_transposend(d, who, input, weight, bias, stride, padding, output_paddi
     _check_params(input, weight, bias, d, groups, weight.shape[1] * groups, who)
     _check_input(input, weight.shape[0], d, who)
     ksize = tuple(weight.shape[2:])
-    stride = _ntuple(stride, d, "stride", who)
-    dilation = _ntuple(dilation, d, "dilation", who)
-    output_padding = _ntuple(output_padding, d, "output_padding", who)
+    stride = ntuple(stride, d, "stride", who)
+    dilation = ntuple(dilation, d, "dilation", who)
+    output_padding = ntuple(output_padding, d, "output_padding", who)
     if isinstance(padding, str):
         raise ValueError(f"{who}: padding must be an int or a tuple, got {padding!r}")
     pad = _conv_padding(padding, ksize, stride, dilation, who)
@@ -577,7 +366,7 @@ def _conv_transposend(d, who, input, weight, bias, stride, padding, output_paddi
     if any(n < 1 for n in out_size):
         raise ValueError(f"{who}: output size {out_size} is too small (input "
                          f"{tuple(input.shape)}, padding {pad})")
-    return _batched(input, d, lambda x: ConvTransposeNd.apply(
+    return batched(input, d, lambda x: ConvTransposeNd.apply(
         x, weight, bias, stride=stride, padding=pad, dilation=dilation, groups=groups,
         out_size=out_size))
 

@@ -1,8 +1,6 @@
 """Embedding lookup: rows of a weight matrix picked by integer indices."""
 from __future__ import annotations
 
-import numpy as np
-
 from ember import backend
 from ember.autograd.function import Function
 from ember.tensor import Tensor
@@ -54,10 +52,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
     Shape: input ``(*)`` integers, weight ``(V, D)`` -> ``(*, D)``.
     """
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
-    num = weight.shape[0]
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
+    if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+        what = input.dtype if isinstance(input, Tensor) else type(input).__name__
+        raise TypeError(f"embedding: expected an integer index tensor, got {what}")
+    idx, num = input.data, weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
         raise IndexError(f"embedding: index {bad} is out of range for a weight with "

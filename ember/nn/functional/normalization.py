@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.ops import _cuda_norm
+from ember.kernels import cuda_norm as _cuda_norm
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
 

@@ -3,8 +3,8 @@
 Losses that compose stably from existing ops (MSE, L1, smooth L1, Huber, KL divergence,
 cosine embedding) are composed. Four are fused Functions with a closed-form backward:
 cross-entropy (log-softmax + NLL), NLL (a gather), BCE (PyTorch's clamped logs) and BCE
-with logits (softplus form). Every public function takes a private keyword ``_name`` that
-the loss modules set, so that errors name the layer the user called.
+with logits (softplus form). Errors name the function; a loss module adds its own name
+(``Module.__call__``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.ops.elementwise import where
 from ember.ops.indexing import _grid
+from ember.nn.functional.utils import legacy_reduction
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
            "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
@@ -26,18 +27,9 @@ _EPSILON = float(np.float32(1e-12))
 
 
 # --- argument checks ------------------------------------------------------------------
-def _legacy_reduction(size_average, reduce):
-    """PyTorch's deprecated ``size_average``/``reduce`` pair as a ``reduction`` string."""
-    warnings.warn("size_average and reduce args will be deprecated, please use "
-                  "reduction='mean'|'sum'|'none' instead.", stacklevel=3)
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
-
-
 def _reduction(name, reduction, size_average=None, reduce=None, allowed=_REDUCTIONS):
     if size_average is not None or reduce is not None:
-        return _legacy_reduction(size_average, reduce)
+        return legacy_reduction(size_average, reduce)
     if reduction not in allowed:
         raise ValueError(f"{name}: reduction must be one of "
                          f"{', '.join(map(repr, allowed))}, got {reduction!r}")
@@ -111,30 +103,30 @@ def _weighted(name, loss, weight, input, reduction, mean_by_weight=True):
 
 
 # --- composed losses ------------------------------------------------------------------
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None,
-             *, _name="mse_loss"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target)**2``, optionally weighted elementwise."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    _broadcast_pair(_name, input, target)
+    name = "mse_loss"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    _broadcast_pair(name, input, target)
     d = input - target
-    return _weighted(_name, d * d, weight, input, reduction)
+    return _weighted(name, d * d, weight, input, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None,
-            *, _name="l1_loss"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, optionally weighted elementwise."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    _broadcast_pair(_name, input, target)
-    return _weighted(_name, (input - target).abs(), weight, input, reduction)
+    name = "l1_loss"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    _broadcast_pair(name, input, target)
+    return _weighted(name, (input - target).abs(), weight, input, reduction)
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0,
-                   *, _name="smooth_l1_loss"):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (d = input - target)."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
+    name = "smooth_l1_loss"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
     if beta < 0:
-        raise ValueError(f"{_name}: beta must be non-negative, got {beta}")
-    _broadcast_pair(_name, input, target)
+        raise ValueError(f"{name}: beta must be non-negative, got {beta}")
+    _broadcast_pair(name, input, target)
     d = input - target
     if beta == 0:  # the quadratic branch would divide by zero
         return _reduce(d.abs(), reduction)
@@ -142,31 +134,32 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, _name="huber_loss"):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """``0.5 d**2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
-    reduction = _reduction(_name, reduction)
+    name = "huber_loss"  # for error messages
+    reduction = _reduction(name, reduction)
     if delta <= 0:
-        raise ValueError(f"{_name}: delta must be positive, got {delta}")
-    _broadcast_pair(_name, input, target)
+        raise ValueError(f"{name}: delta must be positive, got {delta}")
+    _broadcast_pair(name, input, target)
     d = input - target
     ad = d.abs()
     loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
-    return _weighted(_name, loss, weight, input, reduction, mean_by_weight=False)
+    return _weighted(name, loss, weight, input, reduction, mean_by_weight=False)
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False,
-           *, _name="kl_div"):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence ``target * (log(target) - input)`` with ``input`` in log space;
     ``reduction='batchmean'`` divides the sum by the batch size (the true KL)."""
+    name = "kl_div"  # for error messages
     legacy = size_average is not None or reduce is not None
-    reduction = _reduction(_name, reduction, size_average, reduce,
+    reduction = _reduction(name, reduction, size_average, reduce,
                            allowed=("none", "batchmean", "sum", "mean"))
     if reduction == "mean" and not legacy:
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
                       "support size.'batchmean' divides only by the batch size, and aligns "
                       "with the KL div math definition.'mean' will be changed to behave the "
                       "same as 'batchmean' in the next major release.", stacklevel=2)
-    _broadcast_pair(_name, input, target, warn=False)
+    _broadcast_pair(name, input, target, warn=False)
     if log_target:
         loss = target.exp() * (target - input)
     else:  # 0 * log(0) is 0: log(1) stands in where the target is 0
@@ -177,15 +170,16 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
-                          reduction="mean", *, _name="cosine_embedding_loss"):
+                          reduction="mean"):
     """``1 - cos(x1, x2)`` where target is 1, ``max(0, cos(x1, x2) - margin)`` where -1."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    _same_shape(_name, input1, input2, "input2")
+    name = "cosine_embedding_loss"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    _same_shape(name, input1, input2, "input2")
     if input1.ndim not in (1, 2) or _shape(target) != _shape(input1)[:-1]:
-        raise ValueError(f"{_name}: expected inputs (N, D) with target (N,) or inputs (D,) "
+        raise ValueError(f"{name}: expected inputs (N, D) with target (N,) or inputs (D,) "
                          f"with target (), got inputs {_shape(input1)} and target "
                          f"{_shape(target)}")
-    _same_device(_name, "target", target, input1)
+    _same_device(name, "target", target, input1)
     dim = input1.ndim - 1
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + _EPSILON) * ((input2 * input2).sum(dim) + _EPSILON)
@@ -423,27 +417,28 @@ def _unbatched(loss, input, reduction):
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0, *, _name="cross_entropy"):
+                  reduction="mean", label_smoothing=0.0):
     """Cross-entropy between logits ``input`` (N, C, d1, ...) and class indices (N, d1, ...)
     or class probabilities (the input's shape), as ``torch.nn.functional.cross_entropy``."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
+    name = "cross_entropy"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{_name}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    w = _class_weight(_name, weight, input)
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    w = _class_weight(name, weight, input)
     probs = _shape(target) == _shape(input)
     if probs:
         if target.dtype.kind != "f":
-            raise ValueError(f"{_name}: a target of the input's shape {_shape(input)} holds "
+            raise ValueError(f"{name}: a target of the input's shape {_shape(input)} holds "
                              f"class probabilities and must be floating point, got "
                              f"{target.dtype}")
         if ignore_index >= 0:
-            raise ValueError(f"{_name}: ignore_index is not supported for class-probability "
+            raise ValueError(f"{name}: ignore_index is not supported for class-probability "
                              "targets")
         x, t = _batched(input, target.to(dtype=input.dtype), probs)
         loss = SoftCrossEntropy.apply(x, t, weight=w, reduction=reduction,
                                       label_smoothing=label_smoothing)
     else:
-        _check_class_target(_name, input, target, ignore_index, probs_ok=True)
+        _check_class_target(name, input, target, ignore_index, probs_ok=True)
         x, t = _batched(input, target, probs)
         loss = CrossEntropy.apply(x, target=t.data, weight=w, ignore_index=ignore_index,
                                   reduction=reduction, label_smoothing=label_smoothing)
@@ -451,12 +446,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean", *, _name="nll_loss"):
+             reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class indices
     ``target`` (N, d1, ...); 'mean' divides by the total weight of non-ignored targets."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    w = _class_weight(_name, weight, input)
-    _check_class_target(_name, input, target, ignore_index, probs_ok=False)
+    name = "nll_loss"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    w = _class_weight(name, weight, input)
+    _check_class_target(name, input, target, ignore_index, probs_ok=False)
     x, t = _batched(input, target, False)
     loss = NllLoss.apply(x, target=t.data, weight=w, ignore_index=ignore_index,
                          reduction=reduction)
@@ -469,15 +465,16 @@ def _binary_target(name, input, target):
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean", *, _name="binary_cross_entropy"):
+                         reduction="mean"):
     """Binary cross-entropy between probabilities ``input`` and ``target`` (same shape);
     ``weight`` broadcasts to the input."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    target = _binary_target(_name, input, target)
-    _broadcastable_to(_name, "weight", weight, input)
+    name = "binary_cross_entropy"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    target = _binary_target(name, input, target)
+    _broadcastable_to(name, "weight", weight, input)
     x = input.data
     if ((x < 0) | (x > 1)).any():
-        raise ValueError(f"{_name}: all elements of input should be between 0 and 1 (they "
+        raise ValueError(f"{name}: all elements of input should be between 0 and 1 (they "
                          f"are probabilities; use BCEWithLogitsLoss for logits), got values "
                          f"in [{float(x.min())}, {float(x.max())}]")
     return BinaryCrossEntropy.apply(input, target, weight=_raw(weight, input.dtype),
@@ -485,14 +482,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None, *,
-                                     _name="binary_cross_entropy_with_logits"):
+                                     reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy on logits, stable for any logit; ``pos_weight`` scales
     the positive term and broadcasts against the target (shape (C,) for (N, C) input)."""
-    reduction = _reduction(_name, reduction, size_average, reduce)
-    target = _binary_target(_name, input, target)
-    _broadcastable_to(_name, "weight", weight, input)
-    _broadcastable_to(_name, "pos_weight", pos_weight, input)
+    name = "binary_cross_entropy_with_logits"  # for error messages
+    reduction = _reduction(name, reduction, size_average, reduce)
+    target = _binary_target(name, input, target)
+    _broadcastable_to(name, "weight", weight, input)
+    _broadcastable_to(name, "pos_weight", pos_weight, input)
     return BinaryCrossEntropyWithLogits.apply(input, target, weight=_raw(weight, input.dtype),
                                               pos_weight=_raw(pos_weight, input.dtype),
                                               reduction=reduction)

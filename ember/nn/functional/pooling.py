@@ -17,8 +17,9 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import index_add
-from ember.ops.conv import _batched, _ntuple, _pad, _scratch
-from ember.ops.upsample import AxisMatrices
+from ember.kernels.frames import pad as _pad, scratch as _scratch
+from ember.nn.functional.utils import batched, ntuple
+from ember.nn.functional.upsampling import AxisMatrices
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d",
            "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -194,11 +195,11 @@ def _check_rank(x, d, who):
 def _geometry(x, d, kernel_size, stride, padding, dilation, ceil_mode, who, max_pad):
     """Kernel, stride, dilation, output size and per-dim (lo, hi) padding, as PyTorch."""
     _check_rank(x, d, who)
-    kernel = _ntuple(kernel_size, d, "kernel_size", who)
+    kernel = ntuple(kernel_size, d, "kernel_size", who)
     stride = kernel if stride is None or stride == () or stride == [] else \
-        _ntuple(stride, d, "stride", who)
-    padding = _ntuple(padding, d, "padding", who)
-    dilation = _ntuple(dilation, d, "dilation", who)
+        ntuple(stride, d, "stride", who)
+    padding = ntuple(padding, d, "padding", who)
+    dilation = ntuple(dilation, d, "dilation", who)
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ValueError(f"{who}: kernel_size {kernel}, stride {stride} and dilation "
                          f"{dilation} must be positive and padding {padding} non-negative")
@@ -224,7 +225,7 @@ def _max_pool(d, who, x, kernel_size, stride, padding, dilation, ceil_mode, retu
     kernel, stride, pads, dilation, out = _geometry(
         x, d, kernel_size, stride, padding, dilation, ceil_mode, who,
         lambda k, dl: (dl * (k - 1) + 1) // 2)
-    return _batched(x, d, lambda x: MaxPoolNd.apply(
+    return batched(x, d, lambda x: MaxPoolNd.apply(
         x, kernel=kernel, stride=stride, pads=pads, dilation=dilation, out=out,
         return_indices=return_indices))
 
@@ -237,7 +238,7 @@ def _avg_pool(d, who, x, kernel_size, stride, padding, ceil_mode, count_include_
         raise ValueError(f"{who}: divisor_override must be non-zero")
     divisor = _avg_divisor(x.shape[-d:], kernel, stride, pads, out, count_include_pad,
                            divisor_override)
-    return _batched(x, d, lambda x: AvgPoolNd.apply(x, kernel=kernel, stride=stride,
+    return batched(x, d, lambda x: AvgPoolNd.apply(x, kernel=kernel, stride=stride,
                                                     pads=pads, out=out, divisor=divisor))
 
 
@@ -297,7 +298,7 @@ def _adaptive_max_pool(d, who, x, output_size, return_indices):
     if all(n % o == 0 for n, o in zip(size, out)):
         kernel = tuple(n // o for n, o in zip(size, out))
         return _max_pool(d, who, x, kernel, kernel, 0, 1, False, return_indices)
-    return _batched(x, d, lambda x: AdaptiveMaxPoolNd.apply(
+    return batched(x, d, lambda x: AdaptiveMaxPoolNd.apply(
         x, out=out, return_indices=return_indices))
 
 
@@ -337,9 +338,9 @@ class AdaptiveMaxPoolNd(Function):
 
 def _max_unpool(d, who, x, indices, kernel_size, stride, padding, output_size):
     _check_rank(x, d, who)
-    kernel = _ntuple(kernel_size, d, "kernel_size", who)
-    stride = kernel if stride is None else _ntuple(stride, d, "stride", who)
-    padding = _ntuple(padding, d, "padding", who)
+    kernel = ntuple(kernel_size, d, "kernel_size", who)
+    stride = kernel if stride is None else ntuple(stride, d, "stride", who)
+    padding = ntuple(padding, d, "padding", who)
     if tuple(indices.shape) != tuple(x.shape):
         raise ValueError(f"{who}: indices of shape {tuple(indices.shape)} must match the "
                          f"input's shape {tuple(x.shape)}")

@@ -31,15 +31,18 @@ class Linear(Function):
         return gx, gw, gy2.sum(axis=0) if self.needs_input_grad[2] else None
 
 
+def _check_last_dim(who, name, x, weight, axis=-1):
+    if x.ndim == 0 or x.shape[-1] != weight.shape[axis]:
+        raise ValueError(f"{who}: expected {name} with last dimension {weight.shape[axis]}, got "
+                         f"shape {tuple(x.shape)} (weight of shape {tuple(weight.shape)})")
+
+
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` over any leading dims.
 
     Shape: input ``(*, in)``, weight ``(out, in)``, bias ``(out,)`` -> ``(*, out)``.
     """
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input of shape {tuple(input.shape)} does not match weight "
-                         f"of shape {tuple(weight.shape)}: expected last dimension "
-                         f"{weight.shape[-1]}")
+    _check_last_dim("linear", "input", input, weight)
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)
@@ -51,11 +54,10 @@ def bilinear(input1, input2, weight, bias=None):
     Shape: input1 ``(*, in1)``, input2 ``(*, in2)``, weight ``(out, in1, in2)``, bias
     ``(out,)`` -> ``(*, out)``.
     """
-    _, in1, in2 = weight.shape
-    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or \
-            tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
-        raise ValueError(f"bilinear: inputs of shapes {tuple(input1.shape)} and "
-                         f"{tuple(input2.shape)} do not match weight of shape "
-                         f"{tuple(weight.shape)}: expected (*, {in1}) and (*, {in2})")
+    _check_last_dim("bilinear", "input1", input1, weight, axis=1)
+    _check_last_dim("bilinear", "input2", input2, weight, axis=2)
+    if tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise ValueError(f"bilinear: input1 and input2 need the same leading dimensions, got "
+                         f"shapes {tuple(input1.shape)} and {tuple(input2.shape)}")
     y = einsum("...i,oij,...j->...o", input1, weight, input2)
     return y if bias is None else y + bias
