@@ -55,8 +55,8 @@ class Tensor:
     Create tensors with :func:`ember.tensor`, :func:`ember.zeros`, :func:`ember.randn`, ...
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_out_idx", "_version",
-                 "_hooks", "__weakref__")
+    __slots__ = ("__weakref__", "_hooks", "_out_idx", "_version", "data", "grad", "grad_fn",
+                 "requires_grad")
     __array_priority__ = 1000  # NumPy scalars on the left defer to our reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -99,8 +99,11 @@ class Tensor:
         return self
 
     def backward(self, gradient=None, retain_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires grad."""
-        from ember.autograd.engine import run_backward
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires grad, or with
+        ``inputs`` (a Tensor or a sequence) into those tensors' ``.grad`` only."""
+        from ember.autograd.engine import backward_inputs, run_backward
+        if inputs is not None:
+            inputs = backward_inputs(inputs)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad and has no "
                                "grad_fn: no input of the computation had requires_grad=True")
@@ -114,7 +117,7 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise RuntimeError(f"backward(): gradient of shape {g.shape} does not match the "
                                    f"tensor's shape {self.data.shape}")
-        run_backward([self], [g], retain_graph=retain_graph)
+        run_backward([self], [g], retain_graph, inputs, accumulate=True)
 
     def register_hook(self, hook):
         """Call ``hook(grad) -> Tensor | None`` when this tensor's gradient is computed;

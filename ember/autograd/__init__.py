@@ -6,8 +6,8 @@ from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_
 from ember.autograd.gradcheck import GradcheckError, gradcheck
 from ember.tensor import Tensor
 
-__all__ = ["Function", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
-           "set_grad_enabled", "is_grad_enabled", "backward"]
+__all__ = ["Function", "GradcheckError", "backward", "enable_grad", "grad", "gradcheck",
+           "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 
 def _as_list(x):
@@ -54,9 +54,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, create_graph=Fa
     return tuple(out)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False):
-    """Backpropagate from several outputs at once, accumulating into leaves' ``.grad``."""
-    from ember.autograd.engine import run_backward
+def backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
+    """Backpropagate from several outputs at once, accumulating into leaves' ``.grad``, or
+    with ``inputs`` (a Tensor or a sequence) into those tensors' ``.grad`` only."""
+    from ember.autograd.engine import backward_inputs, run_backward
+    if inputs is not None:
+        inputs = backward_inputs(inputs)
     tensors = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
-    run_backward(tensors, _root_grads(tensors, grad_tensors), retain_graph)
+    run_backward(tensors, _root_grads(tensors, grad_tensors), bool(retain_graph), inputs,
+                 accumulate=True)

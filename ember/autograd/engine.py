@@ -68,11 +68,45 @@ def _run_hooks(hooks, g):
     return g
 
 
-def run_backward(roots, root_grads, retain_graph=False, inputs=None):
+def backward_inputs(inputs):
+    """``backward(inputs=...)`` as a checked list: a Tensor or a non-empty sequence of
+    tensors that require grad."""
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward(): `inputs` cannot be empty; pass None to accumulate "
+                           "into every leaf")
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError(f"backward(): an input of shape {tuple(t.shape)} does not "
+                               "require grad")
+    return inputs
+
+
+def _prune(order, inputs, run_targets):
+    """The nodes of ``order`` that lead to ``inputs`` (kept in order), and those of them to
+    run: nodes with an edge towards an input, plus the inputs' own nodes if
+    ``run_targets`` (``backward`` runs them, ``grad`` only captures there, as PyTorch)."""
+    leaves = {id(t) for t in inputs if t.grad_fn is None}
+    targets = {t.grad_fn for t in inputs if t.grad_fn is not None}
+    leads, run = set(targets), set(targets) if run_targets else set()
+    for node in reversed(order):  # a node's parents come before it here
+        for t, need in zip(node.inputs, node.needs_input_grad):
+            if need and (id(t) in leaves if t.grad_fn is None else t.grad_fn in leads):
+                leads.add(node)
+                run.add(node)
+                break
+    return [node for node in order if node in leads], run
+
+
+def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=False):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
 
-    With ``inputs`` (a list of Tensors), return their gradients instead of accumulating
-    into any ``.grad`` (this is ``ember.autograd.grad``).
+    With ``inputs`` (a list of Tensors), only the nodes that lead to them run (the others
+    are neither freed nor hooked), and their gradients are returned instead of accumulated
+    into any ``.grad`` (this is ``ember.autograd.grad``); with ``accumulate=True`` too
+    (``backward(inputs=...)``), leaf inputs accumulate into ``.grad`` and no other leaf
+    does, and non-leaf inputs are made to ``retain_grad()`` as in PyTorch (their ``.grad``
+    is filled after their hooks).
     """
     capture = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     captured = None if inputs is None else [None] * len(inputs)
@@ -87,14 +121,21 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
                 slots = grads[t.grad_fn] = [None] * (len(meta) if meta else 1)
             prev = slots[t._out_idx]
             slots[t._out_idx] = g if prev is None else prev + g
-        elif capture is not None:
-            if id(t) in capture:
+        elif capture is None:
+            _accumulate_leaf(t, g, borrowed)
+        elif id(t) in capture:
+            if accumulate:
+                _accumulate_leaf(t, g, borrowed)
+            else:
                 i = capture[id(t)]
                 captured[i] = g if captured[i] is None else captured[i] + g
-        else:
-            _accumulate_leaf(t, g, borrowed)
 
     order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None])
+    if inputs is not None:
+        order, run = _prune(order, inputs, accumulate)
+        if accumulate:
+            for t in inputs:
+                t.retain_grad()
     for root, g in zip(roots, root_grads):
         deliver(root, g)
 
@@ -107,11 +148,13 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
             for idx, fns in hooks.items():
                 if gys[idx] is not None:
                     gys[idx] = _run_hooks(fns, gys[idx])
-        if capture is not None:
+        if capture is not None and not accumulate:
             for t, i in capture.items():
                 tensor = inputs[i]
                 if tensor.grad_fn is node and gys[tensor._out_idx] is not None:
                     captured[i] = gys[tensor._out_idx]
+            if node not in run:
+                continue
         _check_versions(node)
         if node.out_meta:
             gys = [g if g is not None else node.xp.zeros(shape, dtype)

@@ -1,14 +1,16 @@
 """The backward engine: accumulation, retain_graph, freeing, hooks, retain_grad,
 autograd.grad, deep graphs, and gradient sharing between branches."""
 import sys
+import warnings
 from functools import partial
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from _parity import check_op, import_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
-from _parity import check_op, import_torch
 
 
 def test_gradients_accumulate_across_backward_calls():
@@ -278,3 +280,219 @@ def test_random_graphs_match_torch(program):
             values.append(_DAG_OPS[op](m, values[i % len(values)], values[j % len(values)]))
         return sum(values[2:], values[0] * 0)
     check_op(partial(run, ember), partial(run, torch), shapes=[(3,), (3,)])
+
+
+# --- backward(inputs=...): every case runs on ember and on torch (the oracle) -----------------
+def _grads(**named):
+    """name -> .grad as a float64 array, or None (torch warns on a non-leaf's None .grad)."""
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name, t in named.items():
+            out[name] = None if t.grad is None else np.array(t.grad.tolist(), dtype=np.float64)
+    return out
+
+
+def _check_grads_match(case):
+    """``case(m)`` builds and backpropagates on module ``m`` and returns the tensors to
+    look at (a dict, or a list of dicts: one snapshot after each backward call). ember and
+    torch must agree on which ``.grad`` are None and on the values (1e-10)."""
+    torch = import_torch()
+    snaps = {}
+    for m in (ember, torch):
+        got = case(m)
+        snaps[m] = got if isinstance(got, list) else [got]
+    assert len(snaps[ember]) == len(snaps[torch])
+    for e, t in zip(snaps[ember], snaps[torch]):
+        assert e.keys() == t.keys()
+        for name in e:
+            assert (e[name] is None) == (t[name] is None), (name, e[name], t[name])
+            if e[name] is not None:
+                np.testing.assert_allclose(e[name], t[name], rtol=1e-10, atol=1e-10,
+                                           err_msg=name)
+
+
+def _leaves(m, *values):
+    return [m.tensor(v, dtype=m.float64, requires_grad=True) for v in values]
+
+
+def test_backward_inputs_leaves_only():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0, 2.0], [1.5, 0.3, -0.7])
+        y = ((x * w).exp() + x.sin()).sum()
+        y.backward(inputs=[x, w])
+        return _grads(x=x, w=w)
+    _check_grads_match(case)
+
+
+def test_backward_inputs_subset_of_leaves_leaves_the_others_alone():
+    def case(m):
+        x, w, b = _leaves(m, [0.5, -1.0], [1.5, 0.3], [0.2, 0.1])
+        snaps = []
+        (x * b).sum().backward()  # b (and x) hold a gradient before
+        snaps.append(_grads(x=x, w=w, b=b))
+        y = (x * w + b).tanh().sum()
+        y.backward(inputs=[x])  # w stays None, b keeps its previous gradient
+        snaps.append(_grads(x=x, w=w, b=b))
+        return snaps
+    _check_grads_match(case)
+
+
+def test_backward_inputs_non_leaf_gets_grad_and_retains_it():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+        h = x * w
+        y = (h.exp() * x).sum()
+        y.backward(inputs=[h], retain_graph=True)
+        snaps = [_grads(x=x, w=w, h=h)]
+        assert h.retains_grad  # as in torch, which calls h.retain_grad()
+        y.backward(inputs=[h, x])  # a non-leaf and a leaf behind it, both accumulated
+        snaps.append(_grads(x=x, w=w, h=h))
+        return snaps
+    _check_grads_match(case)
+
+
+def test_backward_inputs_accumulates_over_two_calls():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+        (x * w).sum().backward(inputs=[x])
+        first = x.grad
+        (x * x * w).sum().backward(inputs=[x])
+        assert x.grad is first  # accumulated into the same tensor
+        return _grads(x=x, w=w)
+    _check_grads_match(case)
+
+
+def test_backward_inputs_with_retain_graph_and_freeing():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+        y = (x.exp() * w).sum()
+        y.backward(inputs=[x], retain_graph=True)
+        snaps = [_grads(x=x, w=w)]
+        y.backward(inputs=[w])  # graph retained: a second pass works
+        snaps.append(_grads(x=x, w=w))
+        with pytest.raises(RuntimeError):  # ... and freed it
+            y.backward(inputs=[x])
+        snaps.append(_grads(x=x, w=w))
+        return snaps
+    _check_grads_match(case)
+
+
+def test_backward_inputs_single_tensor_or_sequence():
+    def case(m):
+        snaps = []
+        for inputs in (lambda x: x, lambda x: [x], lambda x: (x,), lambda x: iter([x])):
+            x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+            (x * w).exp().sum().backward(inputs=inputs(x))
+            snaps.append(_grads(x=x, w=w))
+        return snaps
+    _check_grads_match(case)
+
+
+def test_backward_inputs_errors_match_torch():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+        c = m.tensor([2.0, 3.0], dtype=m.float64)
+        y = (x * w * c).sum()
+        for bad in ([c], [x, c], [(x * 2).detach()], [], ()):
+            with pytest.raises(RuntimeError):
+                y.backward(inputs=bad, retain_graph=True)
+        with pytest.raises(RuntimeError, match="empty"):
+            m.autograd.backward([y], inputs=[])
+        return _grads(x=x, w=w)  # no error touched any .grad
+    _check_grads_match(case)
+    x = ember.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).sum().backward(inputs=[ember.ones(2)])
+
+
+def test_backward_inputs_unreachable_input_gets_no_gradient():
+    def case(m):
+        x, u, v = _leaves(m, [0.5, -1.0], [2.0], [3.0])
+        v.grad = m.tensor([7.0], dtype=m.float64)
+        hu = u * 2
+        (x * x).sum().backward(inputs=[u, v, hu, x])  # no error; u, hu None; v unchanged
+        assert hu.retains_grad
+        return _grads(x=x, u=u, v=v, hu=hu)
+    _check_grads_match(case)
+
+
+def test_backward_inputs_root_is_the_input():
+    def case(m):
+        x, s = _leaves(m, [0.5, -1.0], 3.0)
+        y = (x * 2).sum()
+        y.backward(inputs=[y])
+        s.backward(inputs=s)
+        return _grads(x=x, y=y, s=s)
+    _check_grads_match(case)
+
+
+def test_backward_inputs_hooks_match_torch():
+    """Hooks on the input run before its .grad is stored; hooks on tensors whose nodes do
+    not lead to an input, and on leaves not in ``inputs``, do not run (torch prunes)."""
+    seen = {}
+
+    def case(m):
+        calls = seen[m] = []
+        a, b, x = _leaves(m, [1.0, 2.0], [3.0, 4.0], [0.5, 0.25])
+        b.register_hook(lambda g: calls.append("b"))
+        x.register_hook(lambda g: calls.append("x"))
+        ha, hb = a * 2, b * 2
+        ha.register_hook(lambda g: (calls.append("ha"), g * 10)[1])
+        hb.register_hook(lambda g: calls.append("hb"))
+        hb.retain_grad()
+        p = ha * x  # on the way to ha: its hook and retained grad run
+        p.retain_grad()
+        y = (p.exp() + hb.sin()).sum()
+        y.backward(inputs=[ha])
+        return _grads(a=a, b=b, x=x, ha=ha, hb=hb, p=p)
+    _check_grads_match(case)
+    assert seen[ember] == seen[import_torch()] == ["ha"]
+
+
+def test_backward_inputs_runs_and_frees_only_nodes_that_lead_to_them():
+    a, b = ember.randn(3, requires_grad=True), ember.randn(3, requires_grad=True)
+    ea, sb = a.exp(), b.sin()
+    y = (ea + sb).sum()
+    y.backward(inputs=[a])
+    assert ea.grad_fn.__dict__ == {} and sb.grad_fn.__dict__  # the b branch never ran
+    assert b.grad is None
+
+
+def test_autograd_backward_with_inputs_matches_torch():
+    def case(m):
+        x, w = _leaves(m, [0.5, -1.0], [1.5, 0.3])
+        m.autograd.backward([(x * w).sum(), x * w * 3],
+                            [None, m.tensor([1.0, -2.0], dtype=m.float64)], inputs=w)
+        return _grads(x=x, w=w)
+    _check_grads_match(case)
+
+
+def test_autograd_grad_prunes_and_captures_without_running_the_input_node():
+    torch = import_torch()
+    for m in (ember, torch):
+        a, b = _leaves(m, [1.0, 2.0], [3.0, 4.0])
+        ha = a.exp()
+        y = (ha * 2 + b.sin()).sum()
+        (g,) = m.autograd.grad(y, [ha])
+        assert g.tolist() == [2.0, 2.0]
+        (ga,) = m.autograd.grad(ha.sum(), [a])  # ha's node was not run, so not freed
+        np.testing.assert_allclose(ga.tolist(), np.exp([1.0, 2.0]), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(program=st.lists(st.tuples(st.integers(0, len(_DAG_OPS) - 1), st.integers(0, 99),
+                                  st.integers(0, 99)), min_size=1, max_size=10),
+       picks=st.lists(st.integers(0, 99), min_size=1, max_size=3))
+def test_random_graphs_backward_inputs_match_torch(program, picks):
+    """Random DAGs backpropagated into a random few of their leaves and intermediate values:
+    the same .grad (None or values) as torch on every one of them."""
+    def case(m):
+        x, y = _leaves(m, [0.5, -1.2, 0.8], [1.1, 0.3, -0.4])
+        values = [x, y, x * 1]
+        for op, i, j in program:
+            values.append(_DAG_OPS[op](m, values[i % len(values)], values[j % len(values)]))
+        out = sum(values[2:], values[0] * 0).sum()
+        out.backward(inputs=[values[k % len(values)] for k in picks])
+        return _grads(**{str(k): v for k, v in enumerate(values)})
+    _check_grads_match(case)
