@@ -148,6 +148,11 @@ def get_array_module(*arrays):
     return np
 
 
+def is_array(x) -> bool:
+    """Whether ``x`` is a NumPy or a CuPy array."""
+    return isinstance(x, np.ndarray) or (cupy is not None and isinstance(x, cupy.ndarray))
+
+
 def device_of(array) -> Device:
     if cupy is not None and isinstance(array, cupy.ndarray):
         return Device("cuda", array.device.id)

@@ -19,8 +19,7 @@ def _as_array(data, dtype=None, device=None):
         data = data.data
     if dtype is not None:
         dtype = np.dtype(dtype)
-    if isinstance(data, (np.ndarray, np.generic)) or (
-            backend.cupy is not None and isinstance(data, backend.cupy.ndarray)):
+    if isinstance(data, np.generic) or backend.is_array(data):
         arr = data
     else:
         arr = np.asarray(_to_host_list(data))

@@ -54,7 +54,7 @@ class Function:
         """Run the op on Tensors (or ``None``, or raw constant arrays) and record it."""
         fn = cls.__new__(cls)
         xs = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        if backend.cupy is None:
+        if _CPU_ONLY:  # the common case, without a per-op device lookup
             fn.xp = _numpy
         else:
             fn.xp = backend.get_array_module(*xs)
@@ -92,8 +92,7 @@ class Function:
 def _check_one_device(cls, xs):
     """PyTorch's rule: an op's tensors live on one device; else a clear error that names
     both, not CuPy's type error. (Keyword arrays may be host-side index tables.)"""
-    devices = {backend.device_of(a) for a in xs
-               if isinstance(a, (_numpy.ndarray, backend.cupy.ndarray))}
+    devices = {backend.device_of(a) for a in xs if backend.is_array(a)}
     if len(devices) > 1:
         names = " and ".join(sorted(str(d) for d in devices))
         raise ValueError(f"{cls.__name__.lower()}: expected all tensors on one device, got "
@@ -101,3 +100,5 @@ def _check_one_device(cls, xs):
 
 
 import numpy as _numpy
+
+_CPU_ONLY = not backend.cuda_available()

@@ -38,11 +38,6 @@ __all__ = ["DataLoader", "default_collate", "default_convert"]
 _SAMPLER_STREAM = 2 ** 32  # stream key of the sampler (batches use keys 0, 1, 2, ...)
 
 
-def _is_array(x):
-    return isinstance(x, np.ndarray) or (
-        backend.cupy is not None and isinstance(x, backend.cupy.ndarray))
-
-
 def _is_namedtuple(x):
     return isinstance(x, tuple) and hasattr(x, "_fields")
 
@@ -58,7 +53,7 @@ def default_collate(batch):
     if isinstance(elem, Tensor):
         xp = backend.get_array_module(elem.data)
         return Tensor._make(xp.stack([b.data for b in batch]))
-    if _is_array(elem):
+    if backend.is_array(elem):
         if elem.dtype.kind in "OSU":
             raise TypeError(f"default_collate: cannot batch arrays of dtype {elem.dtype}")
         return Tensor._make(backend.get_array_module(elem).stack(batch))
@@ -98,14 +93,14 @@ def _map_leaves(fn, data, tuples_as_lists=False):
 
 def default_convert(data):
     """Arrays (and NumPy scalars) to Tensors, recursively through tuples, lists and dicts."""
-    return _map_leaves(lambda x: Tensor._make(x) if _is_array(x) or isinstance(x, np.generic)
+    return _map_leaves(lambda x: Tensor._make(x) if backend.is_array(x) or isinstance(x, np.generic)
                        else x, data)
 
 
 def _batch_to_tensors(batch):
     """A ``get_batch`` result to what ``default_collate`` would have built from its items
     (arrays become Tensors, tuples lists)."""
-    return _map_leaves(lambda x: Tensor._make(x) if _is_array(x) else x, batch,
+    return _map_leaves(lambda x: Tensor._make(x) if backend.is_array(x) else x, batch,
                        tuples_as_lists=True)
 
 

@@ -57,8 +57,10 @@ def _kernels():
 
 
 def fits(x, *params):
-    """Whether these kernels take the call: the parameters given share ``x``'s dtype."""
-    return all(p is None or p.dtype == x.dtype for p in params)
+    """Whether these kernels take the call: ``x`` is a CuPy array and the parameters given
+    share its dtype."""
+    return backend.cupy is not None and isinstance(x, backend.cupy.ndarray) and all(
+        p is None or p.dtype == x.dtype for p in params)
 
 
 def batch_forward(x3, weight, bias, running_mean, running_var, momentum, eps, inplace):

@@ -97,11 +97,21 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
+def stable_sigmoid(xp, x):
+    """The logistic function of a raw array: exp of -|x| never overflows, and each branch
+    keeps full relative precision."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+def stable_softplus(xp, x):
+    """``log(1 + exp(x))`` of a raw array as ``max(x, 0) + log1p(exp(-|x|))``: no overflow."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
 class Sigmoid(Function):
     def forward(self, x):
-        # exp of -|x| never overflows, and each branch keeps full relative precision
-        e = self.xp.exp(-self.xp.abs(x))
-        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = stable_sigmoid(self.xp, x)
         self.save_for_backward(y)
         return y
 

@@ -129,13 +129,13 @@ def getitem(x, key):
 
 def setitem(x, key, value):
     """``x[key] = value``: writes in place; inside a graph it is recorded as an op."""
-    from ember.ops.inplace import inplace
+    from ember.ops.inplace import increment_version, inplace
     key = _key(key, backend.get_array_module(x.data))
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value, dtype=x.dtype), device=x.device)
     if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
         x.data[key] = value.data  # outside any graph: write just the selected elements
-        x._version[0] += 1
+        increment_version(x)
         return
     inplace(x, lambda t, v: SetItem.apply(t, v, key=key), value)
 

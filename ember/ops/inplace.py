@@ -12,6 +12,16 @@ from ember.backend import memory_owner
 from ember.tensor import Tensor
 
 
+def increment_version(*tensors):
+    """Record that each tensor's array was written in place (``None`` is skipped), so a
+    backward that saved the old values refuses to run. Every in-place write in ember goes
+    through here (an architecture test checks it); PyTorch's
+    ``torch.autograd.graph.increment_version``."""
+    for t in tensors:
+        if t is not None:
+            t._version[0] += 1
+
+
 def _check_leaf(x):
     if x.requires_grad and x.grad_fn is None and _enabled[0]:
         raise RuntimeError(
@@ -28,7 +38,7 @@ def _write(x, array):
         raise TypeError(f"result dtype {array.dtype} cannot be written in place into a "
                         f"tensor of dtype {x.data.dtype}")
     x.data[...] = array
-    x._version[0] += 1
+    increment_version(x)
 
 
 def inplace(x, op, *args):
@@ -66,5 +76,5 @@ def fill_(x, value):
         raise RuntimeError("fill_/zero_/normal_/uniform_ on a tensor in a graph; do it under "
                            "`with ember.no_grad():`")
     x.data[...] = value.data if isinstance(value, Tensor) else value
-    x._version[0] += 1
+    increment_version(x)
     return x

@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from ember import backend
 from ember.autograd.grad_mode import enable_grad
+from ember.ops.inplace import increment_version
 from ember.tensor import Tensor
 
 
@@ -118,7 +119,7 @@ class Optimizer:
                 self._update(p, grad, state, group)
                 if not state:  # stateless updates (plain SGD) keep no entry, as in PyTorch
                     del self.state[p]
-                p._version[0] += 1  # the array changed in place, as after any in-place op
+                increment_version(p)  # the array changed in place, as after any in-place op
         return loss
 
     def _update(self, p, grad, state, group):

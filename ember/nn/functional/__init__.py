@@ -1,6 +1,10 @@
-"""Stateless layer maths (``ember.nn.functional as F``): the op families of ``ember.ops``
-that layers use, under PyTorch's names."""
-from ember.ops import (cat, log_softmax, pad, relu, sigmoid, softmax, tanh)
+"""Stateless layer maths (``ember.nn.functional as F``), one file per layer family, under
+PyTorch's names. Each family file holds its public functions (the door: arguments are
+checked here, once) and the Functions behind them; code that exists only for speed or for
+one device is in ``ember.kernels``. ``F.linear`` and ``F.dropout`` are functions, as in
+PyTorch, so their family files are reached as ``ember.nn.functional.linear`` only by
+import, not by attribute."""
+from ember.ops import cat, pad
 from ember.nn.functional.activation import *
 from ember.nn.functional.conv import *
 from ember.nn.functional.dropout import *

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ember.autograd.function import Function
-from ember.ops.elementwise import Relu, sigmoid, tanh
+from ember.ops.elementwise import Relu, sigmoid, stable_sigmoid, stable_softplus, tanh
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.reduction import log_softmax, softmax
 from ember.ops.shape import reshape
@@ -22,12 +22,6 @@ __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu"
 # SELU's constants (Klambauer et al., 2017), to the digits PyTorch uses
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _sigmoid(xp, x):
-    """Logistic function; exp of -|x| never overflows."""
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1, e) / (1 + e)
 
 
 class Hardtanh(Function):
@@ -114,7 +108,7 @@ class Silu(Function):
     """(c) one pass saving one array, where x * sigmoid(x) keeps x and sigmoid(x)."""
 
     def forward(self, x):
-        s = _sigmoid(self.xp, x)
+        s = stable_sigmoid(self.xp, x)
         if self.needs_input_grad[0]:
             self.save_for_backward(s * (1 + x * (1 - s)))
         return x * s
@@ -131,8 +125,8 @@ class Softplus(Function):
         z = x * beta
         linear_part = z > threshold
         if self.needs_input_grad[0]:
-            self.save_for_backward(xp.where(linear_part, 1, _sigmoid(xp, z)))
-        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+            self.save_for_backward(xp.where(linear_part, 1, stable_sigmoid(xp, z)))
+        soft = stable_softplus(xp, z) / beta
         return xp.where(linear_part, x, soft)
 
     def backward(self, gy):

@@ -23,7 +23,8 @@ import math
 
 from ember.autograd.function import Function
 from ember.kernels import conv_cpu
-from ember.kernels.frames import pad as _pad, scratch as _scratch
+from ember.kernels.frames import pad as _pad
+from ember.kernels.frames import scratch as _scratch
 from ember.nn.functional.utils import batched, ntuple, same_padding
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",

@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.ops.elementwise import where
-from ember.ops.indexing import _grid
 from ember.nn.functional.utils import legacy_reduction
+from ember.ops.elementwise import stable_sigmoid, stable_softplus, where
+from ember.ops.indexing import _grid
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
            "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
@@ -340,11 +340,10 @@ class BinaryCrossEntropyWithLogits(Function):
 
     def forward(self, x, t, *, weight, pos_weight, reduction):
         xp = self.xp
-        tail = xp.log1p(xp.exp(-xp.abs(x)))  # exp of -|x| never overflows
         if pos_weight is None:
-            loss = xp.maximum(x, 0) - x * t + tail
+            loss = stable_softplus(xp, x) - x * t
         else:
-            loss = (1 - t) * x + (1 + (pos_weight - 1) * t) * (tail + xp.maximum(-x, 0))
+            loss = (1 - t) * x + (1 + (pos_weight - 1) * t) * stable_softplus(xp, -x)
         if weight is not None:
             loss = loss * weight
         self.weight, self.pos_weight, self.reduction = weight, pos_weight, reduction
@@ -358,12 +357,10 @@ class BinaryCrossEntropyWithLogits(Function):
             g = g * self.weight
         gx = gt = None
         if self.needs_input_grad[0]:
-            e = xp.exp(-xp.abs(x))
-            sig = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+            sig = stable_sigmoid(xp, x)
             gx = g * ((sig - t) if pw is None else (pw * t + 1 - t) * sig - pw * t)
         if self.needs_input_grad[1]:
-            gt = -x if pw is None else (pw - 1) * (xp.log1p(xp.exp(-xp.abs(x)))
-                                                   + xp.maximum(-x, 0)) - x
+            gt = -x if pw is None else (pw - 1) * stable_softplus(xp, -x) - x
             gt = g * gt
         return gx, gt
 

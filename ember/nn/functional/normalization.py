@@ -12,24 +12,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ember.autograd.function import Function
 from ember.kernels import cuda_norm as _cuda_norm
+from ember.kernels.einsum import contract
+from ember.ops.inplace import increment_version
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
-
-
-def _dot(xp, spec, a, b):
-    """``einsum(spec, a, b)`` for two operands of the same axes, summed over those that the
-    output drops. NumPy's einsum reads both once with no temporary; CuPy's spends ~0.3 ms of
-    host time per call parsing and planning (cProfile of a ResNet-20 step on an H100, which
-    is host-bound), so there it is a product and a sum."""
-    if xp is np:
-        return np.einsum(spec, a, b)
-    inputs, out = spec.split("->")
-    axes = tuple(i for i, axis in enumerate(inputs.split(",")[0]) if axis not in out)
-    return (a * b).sum(axis=axes)
 
 
 def _fused_grad(g, xc, mean_g, coef, scale):
@@ -54,7 +42,7 @@ class BatchNorm(Function):
         xp = self.xp
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
         self.x_shape, self.training = x.shape, training
-        self.fused = xp is not np and _cuda_norm.fits(x, weight, bias)
+        self.fused = _cuda_norm.fits(x, weight, bias)
         if self.fused:
             return self._forward_fused(x, x3, weight, bias, running_mean, running_var,
                                        training, momentum, eps)
@@ -62,7 +50,7 @@ class BatchNorm(Function):
             m = x3.shape[0] * x3.shape[2]
             mean = x3.sum(axis=2).sum(axis=0) / m
             xc = x3 - mean[:, None]
-            sq_sum = _dot(xp, "ncm,ncm->c", xc, xc)
+            sq_sum = contract("ncm,ncm->c", xc, xc)
             if running_mean is not None:
                 running_mean[...] = momentum * mean + (1 - momentum) * running_mean
                 running_var[...] = momentum * (sq_sum / (m - 1)) + (1 - momentum) * running_var
@@ -121,11 +109,11 @@ class BatchNorm(Function):
             gw = None
             if need_w:
                 xc = self.saved[0].reshape(n, c, -1) - self.mean[:, None]
-                gw = _dot(self.xp, "ncm,ncm->c", gy3, xc) * self.invstd
+                gw = contract("ncm,ncm->c", gy3, xc) * self.invstd
             return gx, gw, sum_gy if need_b else None
         xc, invstd = self.saved[0], self.invstd
         m = xc.shape[0] * xc.shape[2]
-        dot = _dot(self.xp, "ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
+        dot = contract("ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
         gx = None
         if need_x:
             coef = invstd * invstd * dot / m
@@ -146,7 +134,7 @@ class RowNorm(Function):
         self.x_shape, self.rows, self.affine_shape = x.shape, rows, affine_shape
         x2 = x.reshape(rows)
         xhat = x2 - x2.mean(axis=1, keepdims=True)
-        invstd = 1 / xp.sqrt(_dot(xp, "rk,rk->r", xhat, xhat)[:, None] / rows[1] + eps)
+        invstd = 1 / xp.sqrt(contract("rk,rk->r", xhat, xhat)[:, None] / rows[1] + eps)
         xhat *= invstd
         xhat = xhat.reshape(affine_shape)
         w, b = self._channel(weight), self._channel(bias)
@@ -173,14 +161,14 @@ class RowNorm(Function):
         need_x, need_w, need_b = self.needs_input_grad
         gy = gy.reshape(self.affine_shape)
         axes = "abc"[:gy.ndim]  # "b" is the channel axis; weight and bias sum over the rest
-        gw = _dot(self.xp, f"{axes},{axes}->b", gy, xhat) if need_w else None
+        gw = contract(f"{axes},{axes}->b", gy, xhat) if need_w else None
         gb = gy.sum(axis=(0, *range(2, gy.ndim))) if need_b else None
         gx = None
         if need_x:
             g = (gy if self.w is None else gy * self.w).reshape(self.rows)
             xhat = xhat.reshape(self.rows)
             k = self.rows[1]
-            dot = _dot(self.xp, "rk,rk->r", g, xhat)[:, None] / k
+            dot = contract("rk,rk->r", g, xhat)[:, None] / k
             gx = _fused_grad(g, xhat, g.sum(axis=1, keepdims=True) / k, dot,
                              self.invstd).reshape(self.x_shape)
         return gx, gw, gb
@@ -260,9 +248,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                         running_mean=None if running_mean is None else running_mean.data,
                         running_var=None if running_var is None else running_var.data,
                         training=training, momentum=momentum, eps=eps)
-    if training and running_mean is not None:
-        running_mean._version[0] += 1
-        running_var._version[0] += 1
+    if training:
+        increment_version(running_mean, running_var)
     return y
 
 

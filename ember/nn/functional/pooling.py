@@ -17,9 +17,10 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import index_add
-from ember.kernels.frames import pad as _pad, scratch as _scratch
-from ember.nn.functional.utils import batched, ntuple
+from ember.kernels.frames import pad as _pad
+from ember.kernels.frames import scratch as _scratch
 from ember.nn.functional.upsampling import AxisMatrices
+from ember.nn.functional.utils import batched, ntuple
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d",
            "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ember import backend
 from ember.autograd.function import Function
+from ember.ops.inplace import increment_version
 from ember.tensor import Tensor
 
 __all__ = ["embedding"]
@@ -39,7 +40,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     weight.data[rows] = w * scale[:, None]
-    weight._version[0] += 1
+    increment_version(weight)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,

@@ -1,8 +1,8 @@
 """Dropout layers: active in ``train()`` mode, the identity in ``eval()`` mode."""
 from __future__ import annotations
 
-from ember.nn.modules.module import Module
 from ember.nn import functional as F
+from ember.nn.modules.module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
 

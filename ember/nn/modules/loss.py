@@ -5,9 +5,9 @@ Class weights are buffers (``weight``, ``pos_weight``) as in PyTorch, so they fo
 """
 from __future__ import annotations
 
-from ember.nn.modules.module import Module
 from ember.nn import functional as F
 from ember.nn.functional.utils import legacy_reduction
+from ember.nn.modules.module import Module
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss",
            "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss"]

@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import backend
 from ember.nn.parameter import Buffer, Parameter
+from ember.ops.inplace import increment_version
 from ember.tensor import Tensor
 
 
@@ -330,10 +331,8 @@ class Module:
             if k in state_dict:
                 src = state_dict[k]
                 src = src.data if isinstance(src, Tensor) else np.asarray(src)
-                xp = backend.get_array_module(target.data)
-                target.data[...] = xp.asarray(backend.to_numpy(src) if xp is np else src,
-                                              dtype=target.data.dtype)
-                target._version[0] += 1
+                target.data[...] = backend.to_device(src, backend.device_of(target.data))
+                increment_version(target)
         return _IncompatibleKeys(missing, unexpected)
 
     # --- calling, hooks -------------------------------------------------------------------

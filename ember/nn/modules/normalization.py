@@ -5,13 +5,13 @@ Parameter and buffer names are PyTorch's (``weight``, ``bias``, ``running_mean``
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ember.nn import functional as F
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.creation import ones, tensor, zeros
+from ember.ops.inplace import increment_version
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
            "LocalResponseNorm"]
@@ -30,7 +30,7 @@ def _reset_affine(module):
     for p, value in ((module.weight, 1), (module.bias, 0)):
         if p is not None:
             p.data[...] = value
-            p._version[0] += 1
+            increment_version(p)
 
 
 class _BatchNorm(Module):
@@ -61,7 +61,7 @@ class _BatchNorm(Module):
             for buf, value in ((self.running_mean, 0), (self.running_var, 1),
                                (self.num_batches_tracked, 0)):
                 buf.data[...] = value
-                buf._version[0] += 1
+                increment_version(buf)
 
     def reset_parameters(self):
         """Reset the running statistics, weight to 1 and bias to 0."""
@@ -90,7 +90,7 @@ class _BatchNorm(Module):
                          training, factor, self.eps)
         if counting:  # after the call: a rejected input changes nothing
             self.num_batches_tracked.data += 1
-            self.num_batches_tracked._version[0] += 1
+            increment_version(self.num_batches_tracked)
         return y
 
     def extra_repr(self):

@@ -1,8 +1,8 @@
 """Upsampling layers: Upsample and its fixed-mode spellings, over ``F.interpolate``."""
 from __future__ import annotations
 
-from ember.nn.modules.module import Module
 from ember.nn import functional as F
+from ember.nn.modules.module import Module
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
