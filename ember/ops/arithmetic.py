@@ -62,9 +62,8 @@ def promote(*operands):
 
 
 def _binary(cls, a, b):
-    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype
-            and backend.cupy is None):
-        return cls.apply(a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return cls.apply(a, b)  # nothing to promote (devices are checked by apply)
     return cls.apply(*promote(a, b))
 
 
