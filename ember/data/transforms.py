@@ -20,6 +20,7 @@ import numpy as np
 
 from ember import backend
 from ember.data._rng import current_generator
+from ember.nn.functional.upsampling import linear_taps, nearest_taps
 from ember.tensor import Tensor
 
 __all__ = ["Transform", "Compose", "ToTensor", "Normalize", "Pad", "CenterCrop", "RandomCrop",
@@ -359,32 +360,20 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 
 # --- resampling -----------------------------------------------------------------------------
 
-def _nearest_index(n_in, n_out):
-    """PyTorch's 'nearest': floor(dst * in / out), in float32 as PyTorch computes it."""
-    scale = np.float32(n_in / n_out)
-    return np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(np.int64),
-                      n_in - 1)
-
-
-def _linear_index(n_in, n_out):
-    """PyTorch's bilinear with align_corners=False: the two neighbours and the weight."""
-    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    return i0, np.minimum(i0 + 1, n_in - 1), src - i0
-
-
 def resize(x, size, interpolation="bilinear"):
     """Resize the last two axes of ``x`` to ``size`` (h, w), as ``F.interpolate`` with
     ``align_corners=False`` and no antialiasing."""
     xp = backend.get_array_module(x)
     (h, w), height, width = size, x.shape[-2], x.shape[-1]
     if _interpolation(interpolation) == "nearest":
-        iy, ix = _nearest_index(height, h), _nearest_index(width, w)
+        (iy, _), = nearest_taps(height, h)
+        (ix, _), = nearest_taps(width, w)
         return x[..., xp.asarray(iy)[:, None], xp.asarray(ix)]
     y = x.astype(np.float32) if x.dtype.kind != "f" else x
-    y0, y1, wy = (xp.asarray(a) for a in _linear_index(height, h))
-    x0, x1, wx = (xp.asarray(a) for a in _linear_index(width, w))
-    wy, wx = wy.astype(y.dtype)[:, None], wx.astype(y.dtype)
+    (y0, _), (y1, wy) = linear_taps(height, h)  # weights in float64, then cast
+    (x0, _), (x1, wx) = linear_taps(width, w)
+    y0, y1, x0, x1 = (xp.asarray(a) for a in (y0, y1, x0, x1))
+    wy, wx = xp.asarray(wy.astype(y.dtype))[:, None], xp.asarray(wx.astype(y.dtype))
     y = y[..., y0, :] * (1 - wy) + y[..., y1, :] * wy
     y = y[..., x0] * (1 - wx) + y[..., x1] * wx
     return _round_like(y, x.dtype)

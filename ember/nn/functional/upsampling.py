@@ -104,8 +104,9 @@ class Resample(Function):
         return gy
 
 
-def _nearest_taps(n, o, scale, exact):
-    """PyTorch's nearest source index, computed in float32 as its kernels do."""
+def nearest_taps(n, o, scale=None, exact=False):
+    """PyTorch's nearest source index for ``o`` outputs from ``n`` inputs, computed in float32
+    as its kernels do (also the resize of ``data.transforms``)."""
     if not exact and o == n:
         return [(np.arange(o), None)]
     if not exact and o == 2 * n:
@@ -115,8 +116,9 @@ def _nearest_taps(n, o, scale, exact):
     return [(np.minimum(np.floor(dst * s).astype(np.int64), n - 1), None)]
 
 
-def _linear_taps(n, o, scale, align_corners, dtype):
-    """Two taps per output with PyTorch's source index and clamped lambda."""
+def linear_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64)):
+    """Two taps (source indices, weights) per output with PyTorch's source index and
+    clamped lambda (also the resize of ``data.transforms``)."""
     one = dtype.type(1)
     if align_corners:
         s = dtype.type(n - 1) / dtype.type(o - 1) if o > 1 else dtype.type(0)
@@ -157,9 +159,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     taps = []
     for n, o, sc in zip(in_size, out, scales):
         if _MODES[mode] is None:
-            taps.append(_nearest_taps(n, o, sc, mode == "nearest-exact"))
+            taps.append(nearest_taps(n, o, sc, mode == "nearest-exact"))
         else:
-            taps.append(_linear_taps(n, o, sc, bool(align_corners), np.dtype(input.dtype)))
+            taps.append(linear_taps(n, o, sc, bool(align_corners), np.dtype(input.dtype)))
     return Resample.apply(input, taps=taps)
 
 
