@@ -6,15 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
-from _parity import import_torch
 from optim.lr_scheduler._common import STEPS, build, make_optimizer
 
 import ember
-
-
-@pytest.fixture(scope="module")
-def torch():
-    return import_torch()
 
 
 def test_closed_forms_match_recursive_values(torch):

@@ -1,17 +1,11 @@
 """SequentialLR and ChainedScheduler against torch.optim.lr_scheduler: the lr of two param
 groups over 100 steps must equal PyTorch's, also after a state_dict resume."""
 import pytest
-from _parity import import_torch
 from optim.lr_scheduler._common import (
     COMPOSITE,
     check_lr_sequence_equals_torch,
     check_state_dict_resume,
 )
-
-
-@pytest.fixture(scope="module")
-def torch():
-    return import_torch()
 
 
 @pytest.mark.parametrize("name", COMPOSITE)

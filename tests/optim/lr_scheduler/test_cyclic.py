@@ -2,7 +2,6 @@
 momentum of two param groups over 100 steps must equal PyTorch's, also after a state_dict
 resume."""
 import pytest
-from _parity import import_torch
 from optim.lr_scheduler._common import (
     CYCLIC,
     STEPS,
@@ -13,11 +12,6 @@ from optim.lr_scheduler._common import (
 )
 
 import ember
-
-
-@pytest.fixture(scope="module")
-def torch():
-    return import_torch()
 
 
 @pytest.mark.parametrize("name", CYCLIC)

@@ -1,15 +1,9 @@
 """ReduceLROnPlateau against torch.optim.lr_scheduler, also across a state_dict resume."""
 import numpy as np
 import pytest
-from _parity import import_torch
 from optim.lr_scheduler._common import make_optimizer
 
 import ember
-
-
-@pytest.fixture(scope="module")
-def torch():
-    return import_torch()
 
 
 @pytest.mark.parametrize("kwargs", [
