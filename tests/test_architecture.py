@@ -2,7 +2,7 @@
 
 - imports point down: ops never import nn or kernels' users, kernels never import nn, the
   layer families (nn/functional) never import the layers (nn/modules);
-- layers call only public ``F`` functions, never private helpers of the families;
+- layers call only public ``F`` functions, the families only public ops and kernels;
 - only ``backend.py`` knows CuPy, and only it and ``kernels/`` branch on CPU vs GPU;
 - every in-place write bumps versions through ``ops.inplace.increment_version``;
 - the core (backend + tensor + autograd + ops) stays small, and so does every file;
@@ -110,13 +110,15 @@ def test_imports_point_down(folder, forbidden):
     assert not bad, f"imports that point up: {bad}"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "nn" / "modules").glob("*.py")), ids=_rel)
-def test_layers_call_only_public_functional(path):
-    source = path.read_text()
-    private = [n for m, names in _imports(path) if m.startswith("ember.nn.functional")
+@pytest.mark.parametrize("path", sorted((ROOT / "nn").rglob("*.py")), ids=_rel)
+def test_nn_uses_only_public_names_of_the_rooms_below(path):
+    """Layers call public ``F`` functions; the families call public ops and kernels."""
+    below = ("ember.ops", "ember.kernels", "ember.autograd") + (
+        () if _under(path, "nn/functional") else ("ember.nn.functional",))
+    private = [f"{m}.{n}" for m, names in _imports(path) if m.startswith(below)
                for n in names if n.startswith("_")]
-    private += re.findall(r"\bF\._\w+", source)
-    assert not private, f"{_rel(path)} uses private helpers of nn.functional: {private}"
+    private += re.findall(r"\bF\._\w+", path.read_text())
+    assert not private, f"{_rel(path)} uses private helpers of the rooms below: {private}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)

@@ -65,7 +65,7 @@ class SetItem(Function):
 class Gather(Function):
     def forward(self, x, *, axis, index):
         self.shape, self.axis, self.dtype = x.shape, axis, x.dtype
-        self.grid = _grid(index, axis, self.xp)
+        self.grid = gather_index(index, axis, self.xp)
         return x[self.grid]
 
     def backward(self, gy):
@@ -76,7 +76,7 @@ class Gather(Function):
 
 class ScatterAdd(Function):
     def forward(self, x, src, *, axis, index):
-        self.grid = _grid(index, axis, self.xp)
+        self.grid = gather_index(index, axis, self.xp)
         self.src_shape, self.used = src.shape, tuple(slice(0, n) for n in index.shape)
         y = x.copy()
         backend.index_add(y, self.grid, src[self.used])
@@ -103,7 +103,7 @@ class IndexSelect(Function):
         return gx
 
 
-def _grid(index, axis, xp):
+def gather_index(index, axis, xp):
     """An advanced-index tuple: ``index`` along ``axis``, the position itself elsewhere
     (so that x[grid] is PyTorch's gather)."""
     return tuple(index if d == axis else xp.arange(n).reshape(

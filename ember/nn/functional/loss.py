@@ -15,7 +15,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.nn.functional.utils import legacy_reduction
 from ember.ops.elementwise import stable_sigmoid, stable_softplus, where
-from ember.ops.indexing import _grid
+from ember.ops.indexing import gather_index
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
            "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
@@ -221,7 +221,7 @@ class _IndexLoss(Function):
         xp = self.xp
         valid = target != ignore_index
         safe = xp.where(valid, target, 0)
-        self.grid = _grid(xp.expand_dims(safe, 1), 1, xp)  # x[grid]: (N, 1, *) picked
+        self.grid = gather_index(xp.expand_dims(safe, 1), 1, xp)  # x[grid]: (N, 1, *) picked
         self.w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
         self.valid, self.reduction = valid, reduction
         self.total = self.w.sum()  # 'mean' divides by the weight of non-ignored targets
