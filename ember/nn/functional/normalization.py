@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from ember import backend
 from ember.autograd.function import Function
 from ember.kernels import cuda_norm as _cuda_norm
 from ember.kernels.einsum import contract
@@ -29,97 +30,93 @@ def _fused_grad(g, xc, mean_g, coef, scale):
     return gx
 
 
-class BatchNorm(Function):
-    """Per-channel normalisation of ``x`` viewed as (N, C, M), statistics over N and M.
+def _batch_forward(x3, weight, bias, running_mean, running_var, momentum, eps, inplace):
+    """Training: (y, xc, invstd, scale) for ``x3`` (N, C, M) from the batch statistics,
+    the running statistics (if given) updated in place as PyTorch does (the variance with
+    Bessel's correction); ``y`` overwrites ``xc`` when ``inplace``."""
+    m = x3.shape[0] * x3.shape[2]
+    mean = x3.sum(axis=2).sum(axis=0) / m
+    xc = x3 - mean[:, None]
+    sq_sum = contract("ncm,ncm->c", xc, xc)
+    if running_mean is not None:
+        running_mean[...] = momentum * mean + (1 - momentum) * running_mean
+        running_var[...] = momentum * (sq_sum / (m - 1)) + (1 - momentum) * running_var
+    xp = backend.get_array_module(x3)
+    invstd = 1 / xp.sqrt(sq_sum / m + eps)
+    scale = invstd if weight is None else invstd * weight
+    y = xp.multiply(xc, scale[:, None], out=xc if inplace else None)
+    if bias is not None:
+        y += bias[:, None]
+    return y, xc, invstd, scale
 
-    In training the batch statistics are used and, when given, ``running_mean`` and
-    ``running_var`` (raw arrays) are updated in place as PyTorch does (the variance with
-    Bessel's correction); in evaluation the running statistics are used.
+
+def _running_forward(x3, weight, bias, running_mean, running_var, eps):
+    """Evaluation: (y, mean, invstd, scale) normalised by the running statistics."""
+    xp = backend.get_array_module(x3)
+    mean = running_mean.astype(x3.dtype)  # a copy: later updates must not leak in
+    invstd = 1 / xp.sqrt(running_var.astype(x3.dtype) + eps)
+    scale = invstd if weight is None else invstd * weight
+    shift = -mean * scale if bias is None else bias - mean * scale
+    y = x3 * scale[:, None]
+    y += shift[:, None]
+    return y, mean, invstd, scale
+
+
+def _batch_backward(gy3, xc, invstd, scale):
+    """Training backward: (gx, sum of gy, sum of gy * xc) over the batch and spatial axes;
+    ``gx = (gy - mean(gy) - xc * invstd**2 * mean(gy * xc)) * scale``."""
+    m = xc.shape[0] * xc.shape[2]
+    sum_gy = gy3.sum(axis=2).sum(axis=0)
+    dot = contract("ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
+    coef = invstd * invstd * dot / m
+    return _fused_grad(gy3, xc, (sum_gy / m)[:, None], coef[:, None], scale[:, None]), \
+        sum_gy, dot
+
+
+class _Plain:
+    """The array-op route, for NumPy (and CuPy where the fused kernels do not apply)."""
+    batch_forward = staticmethod(_batch_forward)
+    running_forward = staticmethod(_running_forward)
+    batch_backward = staticmethod(_batch_backward)
+
+
+class BatchNorm(Function):
+    """Per-channel normalisation of ``x`` viewed as (N, C, M), statistics over N and M:
+    the batch's in training (updating ``running_mean`` and ``running_var``, raw arrays,
+    when given), the running ones in evaluation. On CuPy the same formulas run as a few
+    fused kernels (``kernels.cuda_norm``), which share these three functions' signatures.
     """
 
     def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum,
                 eps):
-        xp = self.xp
+        route = _cuda_norm if _cuda_norm.fits(x, weight, bias) else _Plain
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
-        self.x_shape, self.training = x.shape, training
-        self.fused = _cuda_norm.fits(x, weight, bias)
-        if self.fused:
-            return self._forward_fused(x, x3, weight, bias, running_mean, running_var,
-                                       training, momentum, eps)
-        if training:
-            m = x3.shape[0] * x3.shape[2]
-            mean = x3.sum(axis=2).sum(axis=0) / m
-            xc = x3 - mean[:, None]
-            sq_sum = contract("ncm,ncm->c", xc, xc)
-            if running_mean is not None:
-                running_mean[...] = momentum * mean + (1 - momentum) * running_mean
-                running_var[...] = momentum * (sq_sum / (m - 1)) + (1 - momentum) * running_var
-            invstd = 1 / xp.sqrt(sq_sum / m + eps)
-        else:
-            mean = running_mean.astype(x.dtype)  # a copy: later updates must not leak in
-            invstd = 1 / xp.sqrt(running_var.astype(x.dtype) + eps)
-        scale = invstd if weight is None else invstd * weight
         record = any(self.needs_input_grad)
-        if record:
-            self.invstd, self.scale = invstd, scale
-        if training:
-            # y = xc * scale + bias, written into xc when nothing is kept for backward
-            y = xp.multiply(xc, scale[:, None], out=None if record else xc)
-            if record:
-                self.save_for_backward(xc)
-        else:
-            y = x3 * scale[:, None]
-            bias = -mean * scale if bias is None else bias - mean * scale
-            if record:
-                self.mean = mean
-                self.save_for_backward(x)
-        if bias is not None:
-            y += bias[:, None]
-        return y.reshape(x.shape)
-
-    def _forward_fused(self, x, x3, weight, bias, running_mean, running_var, training,
-                       momentum, eps):
-        """The same on CuPy, in a few kernel launches (see ``_cuda_norm``)."""
-        record = any(self.needs_input_grad)
-        if training:
-            y, xc, invstd, scale = _cuda_norm.batch_forward(
+        if training:  # backward needs the centred input
+            y, saved, invstd, scale = route.batch_forward(
                 x3, weight, bias, running_mean, running_var, momentum, eps, inplace=not record)
-            saved = xc
-        else:
-            y, self.mean, invstd, scale = _cuda_norm.running_forward(
+        else:  # backward needs the input itself (for the weight's gradient)
+            y, self.mean, invstd, scale = route.running_forward(
                 x3, weight, bias, running_mean, running_var, eps)
             saved = x
         if record:
-            self.invstd, self.scale = invstd, scale
+            self.route, self.training, self.invstd, self.scale = route, training, invstd, scale
             self.save_for_backward(saved)
         return y.reshape(x.shape)
 
     def backward(self, gy):
-        n, c = self.x_shape[0], self.x_shape[1]
-        gy3 = gy.reshape(n, c, -1)
+        invstd, scale = self.invstd, self.scale
+        gy3 = gy.reshape(gy.shape[0], gy.shape[1], -1)
         need_x, need_w, need_b = self.needs_input_grad
-        if self.fused and self.training and need_x:
-            gx, sum_gy, dot = _cuda_norm.batch_backward(gy3, self.saved[0], self.invstd,
-                                                        self.scale)
-            return (gx.reshape(self.x_shape), dot * self.invstd if need_w else None,
-                    sum_gy if need_b else None)
-        sum_gy = gy3.sum(axis=2).sum(axis=0)
-        if not self.training:
-            gx = (gy3 * self.scale[:, None]).reshape(self.x_shape) if need_x else None
-            gw = None
-            if need_w:
-                xc = self.saved[0].reshape(n, c, -1) - self.mean[:, None]
-                gw = contract("ncm,ncm->c", gy3, xc) * self.invstd
-            return gx, gw, sum_gy if need_b else None
-        xc, invstd = self.saved[0], self.invstd
-        m = xc.shape[0] * xc.shape[2]
-        dot = contract("ncm,ncm->c", gy3, xc)  # = sum(gy * xhat) / invstd
-        gx = None
-        if need_x:
-            coef = invstd * invstd * dot / m
-            gx = _fused_grad(gy3, xc, (sum_gy / m)[:, None], coef[:, None], self.scale[:, None])
-            gx = gx.reshape(self.x_shape)
-        return gx, dot * invstd if need_w else None, sum_gy if need_b else None
+        if self.training:
+            gx, sum_gy, dot = self.route.batch_backward(gy3, self.saved[0], invstd, scale)
+            gw = dot * invstd if need_w else None
+        else:  # the statistics are constants: y is affine in x
+            sum_gy = gy3.sum(axis=2).sum(axis=0)
+            gx = gy3 * scale[:, None] if need_x else None
+            xc = self.saved[0].reshape(gy3.shape) - self.mean[:, None] if need_w else None
+            gw = contract("ncm,ncm->c", gy3, xc) * invstd if need_w else None
+        return (gx.reshape(gy.shape) if need_x else None), gw, sum_gy if need_b else None
 
 
 class RowNorm(Function):
