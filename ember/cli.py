@@ -15,7 +15,6 @@ import sys
 import time
 
 
-
 @dataclasses.dataclass
 class TrainConfig:
     model: str = "lenet5"

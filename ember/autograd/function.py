@@ -12,7 +12,6 @@ from ember.autograd.grad_mode import _enabled
 from ember.tensor import Tensor
 
 
-
 class Function:
     """Base class of every differentiable op.
 

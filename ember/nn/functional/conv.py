@@ -100,7 +100,6 @@ def _conv(xc, w, stride, pad, dilation, groups, xp, keep_cols=False):
     return y, (cols if keep_cols else None)
 
 
-
 def _flip_transpose(w, groups):
     """(O, C/g, *k) -> (C, O/g, *k) reversed in space: the kernel of the adjoint conv."""
     O, Cg, *k = w.shape

@@ -46,7 +46,6 @@ class Sequential(_Numbered):
         return list(self._modules.values())[idx]
 
 
-
 class ModuleList(_Numbered):
     """A list of modules whose parameters are registered (keys ``0``, ``1``, ...)."""
 
