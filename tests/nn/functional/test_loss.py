@@ -1,47 +1,14 @@
-"""Losses against PyTorch: values and gradients (of the input, and of the target where
-PyTorch gives one) in float64 and float32, every reduction, class weights, ignore_index,
-label smoothing, N-d inputs, batch 1, unbatched inputs and logits of +-1e4; finite-difference
-gradchecks; and the errors raised at the boundary."""
-import warnings
-from types import SimpleNamespace
-
+"""Loss functions against PyTorch: values and gradients (of the input, and of the target
+where PyTorch gives one) in float64 and float32, every reduction, class weights,
+ignore_index, label smoothing, N-d inputs, batch 1, unbatched inputs; finite-difference
+gradchecks; argument errors; the fused losses on each device."""
 import numpy as np
 import pytest
-from _parity import DEVICE, check_grad, check_op, host, import_torch
+from _parity import DEVICE, check_grad, host
+from nn._loss_cases import DTYPES, REDUCTIONS, SHAPES, class_target, parity, rng, softmax
 
 import ember
 import ember.nn.functional as F
-
-REDUCTIONS = ["none", "mean", "sum"]
-DTYPES = [np.float64, np.float32]
-
-
-def libs():
-    """The same namespace for both frameworks, so one lambda describes a case for both."""
-    torch = import_torch()
-    return (SimpleNamespace(F=F, nn=ember.nn,
-                            tensor=lambda *a, **k: ember.tensor(*a, device=DEVICE, **k)),
-            SimpleNamespace(F=torch.nn.functional, nn=torch.nn, tensor=torch.tensor))
-
-
-def parity(case, inputs, dtype, **kwargs):
-    """check_op of ``case(lib, *tensors)`` with lib = ember, then torch (warnings muted: both
-    frameworks warn alike, e.g. for KLDiv's 'mean')."""
-    E, T = libs()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check_op(lambda *a: case(E, *a), lambda *a: case(T, *a), inputs=inputs, dtype=dtype,
-                 **kwargs)
-
-
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def softmax(a, axis):
-    e = np.exp(a - a.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
 
 # --- regression losses ----------------------------------------------------------------
 REGRESSION = {
@@ -101,26 +68,7 @@ def test_mismatched_target_broadcasts_with_a_warning():
         ember.nn.MSELoss()(ember.tensor(x), ember.randn(5))
 
 
-# --- cross-entropy over class indices -------------------------------------------------
-SHAPES = {"2d": (6, 5), "nd": (2, 4, 3, 2), "batch1": (1, 5), "unbatched": (5,)}
-
-
-def class_target(shape, ignore, seed=0):
-    """Targets for logits of ``shape``, and the ignore_index: 'none' (nothing ignored),
-    'default' (some targets -100) or 'class' (ignore_index=2, a real class)."""
-    C = shape[1] if len(shape) > 1 else shape[0]
-    tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-    t = rng(seed).integers(0, C, tshape).astype(np.int64)
-    flat = t.reshape(-1)
-    if ignore == "default":
-        flat[::3] = -100
-        return t, -100
-    if ignore == "class":
-        flat[::2] = 2
-        return t, 2
-    return t, -100
-
-
+# --- cross-entropy and NLL ------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.15])
@@ -159,26 +107,6 @@ def test_cross_entropy_class_probabilities(shape, weighted, smoothing, reduction
     parity(case, [x, p], dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("smoothing", [0.0, 0.1])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_cross_entropy_extreme_logits(weighted, smoothing, dtype):
-    """Logits of +-1e4: the loss and gradient are finite and equal to PyTorch's."""
-    x = (rng(1).choice([-1e4, 1e4], (8, 6)) * rng(2).uniform(0.5, 1, (8, 6))).astype(dtype)
-    t = rng(3).integers(0, 6, 8)
-    w = rng(4).uniform(0.2, 2, 6).astype(dtype)
-
-    def case(L, x, t):
-        return L.nn.CrossEntropyLoss(weight=L.tensor(w) if weighted else None,
-                                     label_smoothing=smoothing)(x, t)
-    xe = ember.tensor(x, requires_grad=True, device=DEVICE)
-    loss = case(libs()[0], xe, ember.tensor(t, device=DEVICE))
-    loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(host(xe.grad)).all()
-    parity(case, [x, t], dtype)
-    parity(case, [x, softmax(rng(5).normal(size=(8, 6)), 1).astype(dtype)], dtype)
-
-
 def test_cross_entropy_all_ignored_is_nan_with_zero_gradient():
     x = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
     loss = F.cross_entropy(x, ember.tensor([-100, -100, -100]), label_smoothing=0.1)
@@ -188,37 +116,6 @@ def test_cross_entropy_all_ignored_is_nan_with_zero_gradient():
            np.float64)
 
 
-def test_cross_entropy_module_and_buffers():
-    E, T = libs()
-    w = rng(0).uniform(0.5, 1.5, 4)
-    e = E.nn.CrossEntropyLoss(weight=E.tensor(w), ignore_index=0, label_smoothing=0.3)
-    tm = T.nn.CrossEntropyLoss(weight=T.tensor(w), ignore_index=0, label_smoothing=0.3)
-    assert list(e.state_dict()) == list(tm.state_dict()) == ["weight"]
-    assert repr(e) == "CrossEntropyLoss()"
-    e.load_state_dict({"weight": tm.state_dict()["weight"].numpy() * 2})
-    tm.weight.mul_(2)
-    x, t = rng(1).normal(size=(5, 4, 3)), rng(2).integers(0, 4, (5, 3))
-    parity(lambda L, x, t: (e if L.F is F else tm)(x, t), [x, t], np.float64)
-
-
-# --- NLL ------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("ignore", ["none", "default", "class"])
-@pytest.mark.parametrize("shape", SHAPES)
-def test_nll_loss(shape, ignore, weighted, reduction, dtype):
-    shape = SHAPES[shape]
-    x = np.log(softmax(rng(1).normal(size=shape), 1 if len(shape) > 1 else 0)).astype(dtype)
-    t, ignore_index = class_target(shape, ignore)
-    w = rng(2).uniform(0.2, 2, x.shape[1 if x.ndim > 1 else 0]).astype(dtype)
-
-    def case(L, x, t):
-        weight = L.tensor(w) if weighted else None
-        return L.nn.NLLLoss(weight=weight, ignore_index=ignore_index, reduction=reduction)(x, t)
-    parity(case, [x, t], dtype)
-
-
 def test_nll_of_log_softmax_equals_cross_entropy():
     x = ember.randn(4, 7, 3, dtype=ember.float64)
     t = ember.randint(0, 7, (4, 3))
@@ -226,25 +123,7 @@ def test_nll_of_log_softmax_equals_cross_entropy():
     assert abs(a - F.cross_entropy(x, t).item()) < 1e-12
 
 
-# --- binary cross-entropy -------------------------------------------------------------
-BCE_WEIGHTS = {"none": None, "class": (3,), "full": (2, 3), "nd": (2, 3, 4)}
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("weight", BCE_WEIGHTS)
-def test_binary_cross_entropy(weight, reduction, dtype):
-    shape = (2, 3, 4) if weight == "nd" else (2, 3)
-    x = rng(1).uniform(0.05, 0.95, shape).astype(dtype)
-    t = rng(2).uniform(0, 1, shape).astype(dtype)
-    wshape = (4,) if weight == "nd" else BCE_WEIGHTS[weight]
-    w = None if wshape is None else rng(3).uniform(0.2, 2, wshape).astype(dtype)
-
-    def case(L, x, t):
-        return L.nn.BCELoss(weight=None if w is None else L.tensor(w), reduction=reduction)(x, t)
-    parity(case, [x, t], dtype)
-
-
+# --- binary cross-entropy and KL divergence ------------------------------------------
 def test_binary_cross_entropy_clamps_log_at_minus_100():
     """Probabilities of exactly 0 and 1: PyTorch's clamped logs and its backward."""
     x = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1e-30]])
@@ -274,45 +153,6 @@ def test_binary_cross_entropy_with_logits(weights, reduction, dtype):
     parity(case, [x, t], dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("pos_weight", [False, True])
-def test_binary_cross_entropy_with_logits_extreme(pos_weight, dtype):
-    x = (rng(1).choice([-1e4, 1e4], (5, 3)) * rng(2).uniform(0.5, 1, (5, 3))).astype(dtype)
-    t = rng(3).uniform(0, 1, (5, 3)).astype(dtype)
-    pw = np.array([0.5, 1.0, 3.0], dtype)
-
-    def case(L, x, t):
-        return L.nn.BCEWithLogitsLoss(pos_weight=L.tensor(pw) if pos_weight else None,
-                                      reduction="sum")(x, t)
-    xe, te = (ember.tensor(a, requires_grad=True, device=DEVICE) for a in (x, t))
-    loss = case(libs()[0], xe, te)
-    loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(host(xe.grad)).all()
-    assert np.isfinite(host(te.grad)).all()
-    parity(case, [x, t], dtype)
-
-
-def test_bce_with_logits_module_buffers():
-    E, T = libs()
-    w, pw = np.ones(3), np.full(3, 2.0)
-    e = E.nn.BCEWithLogitsLoss(weight=E.tensor(w), pos_weight=E.tensor(pw))
-    tm = T.nn.BCEWithLogitsLoss(weight=T.tensor(w), pos_weight=T.tensor(pw))
-    assert list(e.state_dict()) == list(tm.state_dict()) == ["weight", "pos_weight"]
-    assert list(E.nn.BCEWithLogitsLoss().state_dict()) == []
-
-
-# --- KL divergence and cosine embedding -----------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("log_target", [False, True])
-@pytest.mark.parametrize("reduction", ["none", "batchmean", "sum", "mean"])
-def test_kl_div(reduction, log_target, dtype):
-    x = np.log(softmax(rng(1).normal(size=(4, 5)), 1)).astype(dtype)
-    p = softmax(rng(2).normal(size=(4, 5)), 1)
-    t = (np.log(p) if log_target else p).astype(dtype)
-    parity(lambda L, x, t: L.nn.KLDivLoss(reduction=reduction, log_target=log_target)(x, t),
-           [x, t], dtype)
-
-
 def test_kl_div_zero_target_and_mean_warning():
     x = np.log(softmax(rng(1).normal(size=(3, 4)), 1))
     t = np.array([[0.0, 0.5, 0.5, 0.0], [0.25] * 4, [1.0, 0, 0, 0]])
@@ -320,20 +160,6 @@ def test_kl_div_zero_target_and_mean_warning():
            requires_grad=[True, False])
     with pytest.warns(UserWarning, match="batchmean"):
         F.kl_div(ember.tensor(x), ember.tensor(t))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("margin", [0.0, 0.3])
-@pytest.mark.parametrize("batched", [True, False])
-def test_cosine_embedding_loss(batched, margin, reduction, dtype):
-    shape = (6, 4) if batched else (4,)
-    a, b = (rng(i).normal(size=shape).astype(dtype) for i in (1, 2))
-    y = np.array([1, -1, -1, 1, -1, 1]) if batched else np.array(-1)
-
-    def case(L, a, b, y):
-        return L.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction)(a, b, y)
-    parity(case, [a, b, y], dtype)
 
 
 # --- finite-difference gradchecks -----------------------------------------------------
@@ -376,18 +202,6 @@ def test_gradcheck(name):
 
 
 # --- errors at the boundary -----------------------------------------------------------
-def test_cross_entropy_target_shape_error():
-    with pytest.raises(ValueError) as e:
-        ember.nn.CrossEntropyLoss()(ember.randn(4, 10), ember.tensor([0, 1, 2, 3, 4]))
-    assert str(e.value) == ("CrossEntropyLoss: cross_entropy: target shape (5,) does not match "
-                            "input shape (4, 10) (expected (4,) class indices or (4, 10) "
-                            "probabilities)")
-    with pytest.raises(ValueError, match=r"NLLLoss: nll_loss: target shape \(4, 2\) does not "
-                                         r"match input shape \(4, 3, 5\) \(expected \(4, 5\) "
-                                         r"class"):
-        ember.nn.NLLLoss()(ember.randn(4, 3, 5), ember.zeros(4, 2, dtype=ember.int64))
-
-
 def test_class_target_value_errors():
     x = ember.randn(3, 10)
     for bad in (10, -3):
@@ -405,44 +219,6 @@ def test_class_target_value_errors():
         F.cross_entropy(x, ember.zeros(3, 10, dtype=ember.int64))
     with pytest.raises(ValueError, match="ignore_index is not supported"):
         F.cross_entropy(x, ember.rand(3, 10), ignore_index=0)
-
-
-def test_argument_errors():
-    x = ember.randn(3, 4)
-    with pytest.raises(ValueError, match=r"CrossEntropyLoss: cross_entropy: weight shape \(3,\) "
-                                         r"does not match "
-                                         r"the 4 classes of input shape \(3, 4\)"):
-        ember.nn.CrossEntropyLoss(weight=ember.ones(3))(x, ember.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match="reduction must be one of 'none', 'mean', 'sum', got "
-                                         "'avg'"):
-        ember.nn.L1Loss(reduction="avg")(x, x)
-    with pytest.raises(ValueError, match="label_smoothing must be in"):
-        F.cross_entropy(x, ember.tensor([0, 1, 2]), label_smoothing=1.5)
-    with pytest.raises(ValueError, match="SmoothL1Loss: smooth_l1_loss: beta must be non-negative"):
-        ember.nn.SmoothL1Loss(beta=-1)(x, x)
-    with pytest.raises(ValueError, match="HuberLoss: huber_loss: delta must be positive"):
-        ember.nn.HuberLoss(delta=0)(x, x)
-    with pytest.raises(ValueError, match=r"CosineEmbeddingLoss: cosine_embedding_loss: input2 "
-                                         r"shape \(3, 5\) does not "
-                                         r"match input shape \(3, 4\)"):
-        ember.nn.CosineEmbeddingLoss()(x, ember.randn(3, 5), ember.ones(3))
-    with pytest.raises(ValueError, match=r"pos_weight shape \(5,\) does not broadcast"):
-        F.binary_cross_entropy_with_logits(x, x, pos_weight=ember.ones(5))
-
-
-def test_bce_errors_name_both_shapes():
-    with pytest.raises(ValueError) as e:
-        ember.nn.BCELoss()(ember.rand(4, 3), ember.rand(4))
-    assert str(e.value) == ("BCELoss: binary_cross_entropy: target shape (4,) does not match "
-                            "input shape (4, 3) (they must be equal)")
-    with pytest.raises(ValueError, match=r"BCEWithLogitsLoss: binary_cross_entropy_with_logits: "
-                                         r"target shape \(3, 4\) does not match input shape \(4, "
-                                         r"3\)"):
-        ember.nn.BCEWithLogitsLoss()(ember.randn(4, 3), ember.rand(3, 4))
-    with pytest.raises(ValueError, match=r"BCELoss: binary_cross_entropy: all elements of input "
-                                         r"should be between 0 "
-                                         r"and 1 .* got values in \[-0.5, 2.0\]"):
-        ember.nn.BCELoss()(ember.tensor([-0.5, 0.5, 2.0]), ember.rand(3))
 
 
 def test_losses_on_device(device):
