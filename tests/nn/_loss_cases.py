@@ -1,34 +1,21 @@
-"""Shared by the loss tests (nn/functional/test_loss.py, nn/modules/test_loss.py): one
-lambda per case for both frameworks, its parity check, inputs and class-index targets."""
+"""Shared by the loss tests (nn/functional/test_loss.py, nn/modules/test_loss.py): the parity
+check of a case ``fn(m, *tensors)`` (an ``Op`` row's function: the same code for ember and
+torch) on given inputs, inputs and class-index targets."""
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
-from _parity import DEVICE, check_op, import_torch
-
-import ember
-import ember.nn.functional as F
+from _table import Op
 
 REDUCTIONS = ["none", "mean", "sum"]
 DTYPES = [np.float64, np.float32]
 
 
-def libs():
-    """The same namespace for both frameworks, so one lambda describes a case for both."""
-    torch = import_torch()
-    return (SimpleNamespace(F=F, nn=ember.nn,
-                            tensor=lambda *a, **k: ember.tensor(*a, device=DEVICE, **k)),
-            SimpleNamespace(F=torch.nn.functional, nn=torch.nn, tensor=torch.tensor))
-
-
 def parity(case, inputs, dtype, **kwargs):
-    """check_op of ``case(lib, *tensors)`` with lib = ember, then torch (warnings muted: both
-    frameworks warn alike, e.g. for KLDiv's 'mean')."""
-    E, T = libs()
+    """``Op(case).parity`` on ``inputs``: ``case(m, *tensors)`` with m = ember, then torch
+    (warnings muted: both frameworks warn alike, e.g. for KLDiv's 'mean')."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_op(lambda *a: case(E, *a), lambda *a: case(T, *a), inputs=inputs, dtype=dtype,
-                 **kwargs)
+        Op(case).parity(dtype, inputs=inputs, **kwargs)
 
 
 def rng(seed=0):

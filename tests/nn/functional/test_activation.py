@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from _parity import assert_close, check_grad, check_op, import_torch, random_inputs
+from _table import Op
 
 import ember
 import ember.nn.functional as F
@@ -16,80 +17,81 @@ torch = import_torch()
 TF = torch.nn.functional
 
 
-# name: (ember fn, torch fn, kink to keep inputs away from, or None)
+def _f(name, *args, **kwargs):
+    """``m.nn.functional.<name>(x, *args, **kwargs)``: the same call on ember and on torch."""
+    return lambda m, x: getattr(m.nn.functional, name)(x, *args, **kwargs)
+
+
+# kink: keep inputs away from it (None: smooth)
 TABLE = {
-    "relu": (F.relu, TF.relu, 0.0),
-    "relu6": (F.relu6, TF.relu6, 0.0),
-    "leaky_relu": (F.leaky_relu, TF.leaky_relu, 0.0),
-    "leaky_relu_0.2": (lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2), 0.0),
-    "leaky_relu_neg": (lambda x: F.leaky_relu(x, -0.3), lambda x: TF.leaky_relu(x, -0.3), 0.0),
-    "elu": (F.elu, TF.elu, 0.0),
-    "elu_0.5": (lambda x: F.elu(x, 0.5), lambda x: TF.elu(x, 0.5), 0.0),
-    "selu": (F.selu, TF.selu, 0.0),
-    "gelu": (F.gelu, TF.gelu, None),
-    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
-                  lambda x: TF.gelu(x, approximate="tanh"), None),
-    "silu": (F.silu, TF.silu, None),
-    "softplus": (F.softplus, TF.softplus, None),
-    "softplus_beta": (lambda x: F.softplus(x, beta=2.0, threshold=3.0),
-                      lambda x: TF.softplus(x, beta=2.0, threshold=3.0), 1.5),
-    "hardtanh": (F.hardtanh, TF.hardtanh, 1.0),
-    "hardtanh_range": (lambda x: F.hardtanh(x, -0.5, 1.5), lambda x: TF.hardtanh(x, -0.5, 1.5),
-                       -0.5),
-    "sigmoid": (F.sigmoid, torch.sigmoid, None),
-    "tanh": (F.tanh, torch.tanh, None),
-    "softmax": (lambda x: F.softmax(x, -1), lambda x: TF.softmax(x, -1), None),
-    "softmax_0": (lambda x: F.softmax(x, 0), lambda x: TF.softmax(x, 0), None),
-    "log_softmax": (lambda x: F.log_softmax(x, -1), lambda x: TF.log_softmax(x, -1), None),
-    "log_softmax_0": (lambda x: F.log_softmax(x, 0), lambda x: TF.log_softmax(x, 0), None),
+    "relu": Op(_f("relu"), kink=0.0),
+    "relu6": Op(_f("relu6"), kink=0.0),
+    "leaky_relu": Op(_f("leaky_relu"), kink=0.0),
+    "leaky_relu_0.2": Op(_f("leaky_relu", 0.2), kink=0.0),
+    "leaky_relu_neg": Op(_f("leaky_relu", -0.3), kink=0.0),
+    "elu": Op(_f("elu"), kink=0.0),
+    "elu_0.5": Op(_f("elu", 0.5), kink=0.0),
+    "selu": Op(_f("selu"), kink=0.0),
+    "gelu": Op(_f("gelu")),
+    "gelu_tanh": Op(_f("gelu", approximate="tanh")),
+    "silu": Op(_f("silu")),
+    "softplus": Op(_f("softplus")),
+    "softplus_beta": Op(_f("softplus", beta=2.0, threshold=3.0), kink=1.5),
+    "hardtanh": Op(_f("hardtanh"), kink=1.0),
+    "hardtanh_range": Op(_f("hardtanh", -0.5, 1.5), kink=-0.5),
+    "sigmoid": Op(_f("sigmoid")),
+    "tanh": Op(_f("tanh")),
+    "softmax": Op(_f("softmax", -1)),
+    "softmax_0": Op(_f("softmax", 0)),
+    "log_softmax": Op(_f("log_softmax", -1)),
+    "log_softmax_0": Op(_f("log_softmax", 0)),
 }
-
-
 SHAPES = [(5,), (1, 7), (3, 4), (2, 3, 4, 5)]
 
 
 @pytest.mark.parametrize("name", TABLE)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_parity_float64(name, shape):
-    ef, tf, kink = TABLE[name]
-    check_op(ef, tf, shapes=[shape], low=-4, high=4, away_from=kink)
+    TABLE[name].parity(shapes=[shape], low=-4, high=4)
 
 
 @pytest.mark.parametrize("name", TABLE)
 def test_parity_float32(name):
-    ef, tf, kink = TABLE[name]
-    check_op(ef, tf, shapes=[(4, 6)], dtype=np.float32, low=-4, high=4, away_from=kink)
+    TABLE[name].parity(np.float32, shapes=[(4, 6)], low=-4, high=4)
 
 
 @pytest.mark.parametrize("name", TABLE)
 def test_gradcheck(name):
-    ef, _, kink = TABLE[name]
-    check_grad(ef, shapes=[(3, 4)], low=-4, high=4, away_from=kink)
+    TABLE[name].gradcheck([(3, 4)], low=-4, high=4)
 
 
 def test_hardtanh_kinks_away_from_both_bounds():
-    check_op(F.hardtanh, TF.hardtanh, shapes=[(4, 5)], away_from=-1.0, low=-1.5, high=0.5)
+    TABLE["hardtanh"].parity(shapes=[(4, 5)], away_from=-1.0, low=-1.5, high=0.5)
 
 
 # --- PyTorch's gradient exactly at the kinks ------------------------------------------------
 
+def _at(*kinks):
+    """The kinks, and points on either side of them."""
+    return (np.array([*kinks, -2.0, 2.0, 7.0]),)
+
+
 KINKS = {
-    "relu": (F.relu, TF.relu, [0.0]),
-    "relu6": (F.relu6, TF.relu6, [0.0, 6.0]),
-    "leaky_relu": (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1), [0.0]),
-    "hardtanh": (F.hardtanh, TF.hardtanh, [-1.0, 1.0]),
-    "elu": (F.elu, TF.elu, [0.0]),
-    "selu": (F.selu, TF.selu, [0.0]),
-    "prelu": (lambda x: F.prelu(x, ember.tensor([0.3], dtype=x.dtype, device=x.device)),
-              lambda x: TF.prelu(x, torch.tensor([0.3], dtype=x.dtype)), [0.0]),
+    "relu": Op(_f("relu"), inputs=_at(0.0)),
+    "relu6": Op(_f("relu6"), inputs=_at(0.0, 6.0)),
+    "leaky_relu": Op(_f("leaky_relu", 0.1), inputs=_at(0.0)),
+    "hardtanh": Op(_f("hardtanh"), inputs=_at(-1.0, 1.0)),
+    "elu": Op(_f("elu"), inputs=_at(0.0)),
+    "selu": Op(_f("selu"), inputs=_at(0.0)),
+    "prelu": Op(lambda m, x: m.nn.functional.prelu(x, m.tensor([0.3], dtype=x.dtype,
+                                                                device=x.device)),
+                inputs=_at(0.0)),
 }
 
 
 @pytest.mark.parametrize("name", KINKS)
 def test_gradient_at_kinks_matches_torch(name):
-    ef, tf, points = KINKS[name]
-    x = np.array(points + [-2.0, 2.0, 7.0])
-    check_op(ef, tf, inputs=[x])
+    KINKS[name].parity()
 
 
 # --- extremes ----------------------------------------------------------------------------
@@ -101,10 +103,9 @@ EXTREME = np.array([-800.0, -60.0, -30.0, -15.0, -1e-8, 0.0, 1e-8, 15.0, 19.9, 2
 @pytest.mark.parametrize("name", ["elu", "selu", "gelu", "gelu_tanh", "silu", "softplus",
                                   "softplus_beta", "sigmoid", "tanh"])
 def test_extreme_inputs_are_finite_and_match_torch(name):
-    ef, tf, _ = TABLE[name]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings from NumPy
-        check_op(ef, tf, inputs=[EXTREME.copy()])
+        TABLE[name].parity(inputs=[EXTREME.copy()])
 
 
 def test_erf_matches_math_erf():
@@ -136,34 +137,27 @@ def test_prelu_wrong_weight_size():
 # --- in place ------------------------------------------------------------------------------
 
 INPLACE = {
-    "relu": (lambda x, i: F.relu(x, inplace=i), lambda x, i: TF.relu(x, inplace=i)),
-    "relu6": (lambda x, i: F.relu6(x, inplace=i), lambda x, i: TF.relu6(x, inplace=i)),
-    "leaky_relu": (lambda x, i: F.leaky_relu(x, 0.2, i), lambda x, i: TF.leaky_relu(x, 0.2, i)),
-    "elu": (lambda x, i: F.elu(x, 0.7, i), lambda x, i: TF.elu(x, 0.7, i)),
-    "selu": (lambda x, i: F.selu(x, i), lambda x, i: TF.selu(x, i)),
-    "silu": (lambda x, i: F.silu(x, i), lambda x, i: TF.silu(x, i)),
-    "hardtanh": (lambda x, i: F.hardtanh(x, -0.5, 0.5, i),
-                 lambda x, i: TF.hardtanh(x, -0.5, 0.5, i)),
+    "relu": Op(_f("relu", inplace=True)),
+    "relu6": Op(_f("relu6", inplace=True)),
+    "leaky_relu": Op(_f("leaky_relu", 0.2, True)),
+    "elu": Op(_f("elu", 0.7, True)),
+    "selu": Op(_f("selu", True)),
+    "silu": Op(_f("silu", True)),
+    "hardtanh": Op(_f("hardtanh", -0.5, 0.5, True)),
 }
 
 
 @pytest.mark.parametrize("name", INPLACE)
 def test_inplace_writes_input_and_backpropagates(name):
-    ef, tf = INPLACE[name]
+    inplace = INPLACE[name].fn
 
-    def e_fn(x):
+    def fn(m, x):
         h = x * 1.5  # a non-leaf, as PyTorch requires for in-place ops in a graph
-        out = ef(h, True)
+        out = inplace(m, h)
         assert out is h
         return out
 
-    def t_fn(x):
-        h = x * 1.5
-        out = tf(h, True)
-        assert out is h
-        return out
-
-    check_op(e_fn, t_fn, shapes=[(3, 5)], away_from=0.0)
+    Op(fn).parity(shapes=[(3, 5)], away_from=0.0)
 
 
 def test_inplace_on_leaf_requiring_grad_refuses():

@@ -1,7 +1,8 @@
 """Convolution functions against PyTorch: F.conv1d/2d/3d and F.conv_transpose1d/2d/3d in
 PyTorch's positional order, a non-contiguous input, finite-difference gradchecks."""
 import pytest
-from _parity import check_grad, check_op, import_torch, random_inputs
+from _parity import check_op, import_torch, random_inputs
+from _table import Op
 
 import ember.nn.functional as F
 
@@ -12,8 +13,7 @@ torch = import_torch()
 
 def functional_parity(name, *args, shapes):
     """ember.nn.functional.<name> and torch's on the same inputs, then ``args``."""
-    check_op(lambda *ts: getattr(F, name)(*ts, *args),
-             lambda *ts: getattr(torch.nn.functional, name)(*ts, *args), shapes=shapes)
+    Op(lambda m, *ts: getattr(m.nn.functional, name)(*ts, *args), shapes=shapes).parity()
 
 
 def test_functional_forms():
@@ -36,15 +36,24 @@ def test_noncontiguous_input():
              inputs=[x, w])
 
 
-@pytest.mark.parametrize("fn,shapes", [
-    (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), [(2, 2, 5, 5), (3, 2, 3, 3), (3,)]),
-    (lambda x, w: F.conv2d(x, w, padding="same", dilation=2, groups=2),
-     [(1, 4, 5, 4), (2, 2, 2, 3)]),
-    (lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1), [(1, 2, 3, 3), (2, 3, 3, 3), (3,)]),
-    (lambda x, w: F.conv1d(x, w, stride=2, dilation=2), [(2, 2, 9), (3, 2, 3)]),
-    (lambda x, w: F.conv3d(x, w, padding=1), [(1, 1, 3, 3, 3), (2, 1, 2, 2, 2)]),
-    (lambda x, w: F.conv_transpose1d(x, w, stride=3, output_padding=1), [(1, 2, 4), (2, 2, 3)]),
-], ids=["conv2d", "conv2d-same-groups", "conv_transpose2d", "conv1d", "conv3d",
-        "conv_transpose1d"])
-def test_gradcheck(fn, shapes):
-    check_grad(fn, shapes=shapes)
+GRADCHECKS = {
+    "conv2d": Op(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, stride=2, padding=1),
+                 shapes=((2, 2, 5, 5), (3, 2, 3, 3), (3,))),
+    "conv2d-same-groups": Op(lambda m, x, w: m.nn.functional.conv2d(x, w, padding="same",
+                                                                    dilation=2, groups=2),
+                             shapes=((1, 4, 5, 4), (2, 2, 2, 3))),
+    "conv_transpose2d": Op(lambda m, x, w, b: m.nn.functional.conv_transpose2d(x, w, b, 2, 1, 1),
+                           shapes=((1, 2, 3, 3), (2, 3, 3, 3), (3,))),
+    "conv1d": Op(lambda m, x, w: m.nn.functional.conv1d(x, w, stride=2, dilation=2),
+                 shapes=((2, 2, 9), (3, 2, 3))),
+    "conv3d": Op(lambda m, x, w: m.nn.functional.conv3d(x, w, padding=1),
+                 shapes=((1, 1, 3, 3, 3), (2, 1, 2, 2, 2))),
+    "conv_transpose1d": Op(lambda m, x, w: m.nn.functional.conv_transpose1d(x, w, stride=3,
+                                                                            output_padding=1),
+                           shapes=((1, 2, 4), (2, 2, 3))),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECKS))
+def test_gradcheck(name):
+    GRADCHECKS[name].gradcheck()

@@ -4,23 +4,36 @@ ignore_index, label smoothing, N-d inputs, batch 1, unbatched inputs; finite-dif
 gradchecks; argument errors; the fused losses on each device."""
 import numpy as np
 import pytest
-from _parity import DEVICE, check_grad, host
+from _parity import host
+from _table import Op
 from nn._loss_cases import DTYPES, REDUCTIONS, SHAPES, class_target, parity, rng, softmax
 
 import ember
 import ember.nn.functional as F
 
+
 # --- regression losses ----------------------------------------------------------------
+def _loss(name, **kwargs):
+    """``m.nn.functional.<name>(x, t, reduction=r, **kwargs)``, for ember and torch alike."""
+    return lambda m, x, t, r: getattr(m.nn.functional, name)(x, t, reduction=r, **kwargs)
+
+
+def _layer(name, **kwargs):
+    """``m.nn.<name>(reduction=r, **kwargs)(x, t)``, for ember and torch alike."""
+    return lambda m, x, t, r: getattr(m.nn, name)(reduction=r, **kwargs)(x, t)
+
+
+# fn(m, x, t, reduction)
 REGRESSION = {
-    "mse": lambda L, x, t, r: L.F.mse_loss(x, t, reduction=r),
-    "l1": lambda L, x, t, r: L.F.l1_loss(x, t, reduction=r),
-    "smooth_l1": lambda L, x, t, r: L.F.smooth_l1_loss(x, t, reduction=r, beta=0.7),
-    "smooth_l1_beta0": lambda L, x, t, r: L.F.smooth_l1_loss(x, t, reduction=r, beta=0.0),
-    "huber": lambda L, x, t, r: L.F.huber_loss(x, t, reduction=r, delta=0.6),
-    "MSELoss": lambda L, x, t, r: L.nn.MSELoss(reduction=r)(x, t),
-    "L1Loss": lambda L, x, t, r: L.nn.L1Loss(reduction=r)(x, t),
-    "SmoothL1Loss": lambda L, x, t, r: L.nn.SmoothL1Loss(reduction=r, beta=1.5)(x, t),
-    "HuberLoss": lambda L, x, t, r: L.nn.HuberLoss(reduction=r, delta=2.0)(x, t),
+    "mse": Op(_loss("mse_loss")),
+    "l1": Op(_loss("l1_loss")),
+    "smooth_l1": Op(_loss("smooth_l1_loss", beta=0.7)),
+    "smooth_l1_beta0": Op(_loss("smooth_l1_loss", beta=0.0)),
+    "huber": Op(_loss("huber_loss", delta=0.6)),
+    "MSELoss": Op(_layer("MSELoss")),
+    "L1Loss": Op(_layer("L1Loss")),
+    "SmoothL1Loss": Op(_layer("SmoothL1Loss", beta=1.5)),
+    "HuberLoss": Op(_layer("HuberLoss", delta=2.0)),
 }
 
 
@@ -29,7 +42,7 @@ REGRESSION = {
 @pytest.mark.parametrize("name", REGRESSION)
 def test_regression_losses(name, reduction, dtype):
     x, t = (rng(i).uniform(-2, 2, (3, 4, 5)).astype(dtype) for i in (1, 2))
-    parity(lambda L, x, t: REGRESSION[name](L, x, t, reduction), [x, t], dtype)
+    parity(lambda m, x, t: REGRESSION[name].fn(m, x, t, reduction), [x, t], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -40,7 +53,7 @@ def test_regression_elementwise_weight(name, reduction, dtype):
     for Huber; the weight gets a gradient too."""
     x, t = (rng(i).uniform(-2, 2, (4, 3)).astype(dtype) for i in (1, 2))
     w = rng(3).uniform(0.1, 1, (4, 3)).astype(dtype)
-    parity(lambda L, x, t, w: getattr(L.F, name)(x, t, reduction=reduction, weight=w),
+    parity(lambda m, x, t, w: getattr(m.nn.functional, name)(x, t, reduction=reduction, weight=w),
            [x, t, w], dtype)
 
 
@@ -48,21 +61,22 @@ def test_regression_batch1_and_scalar():
     for shape in [(1,), (), (1, 1)]:
         x, t = (rng(i).uniform(-2, 2, shape) for i in (1, 2))
         for name in ["mse", "l1", "smooth_l1", "huber"]:
-            parity(lambda L, x, t, f=REGRESSION[name]: f(L, x, t, "mean"), [x, t], np.float64)
+            parity(lambda m, x, t, f=REGRESSION[name].fn: f(m, x, t, "mean"), [x, t],
+                   np.float64)
 
 
 def test_legacy_size_average_and_reduce():
     x, t = (rng(i).uniform(-2, 2, (3, 4)) for i in (1, 2))
     for kw in [{"size_average": False}, {"reduce": False}, {"size_average": True}]:
-        parity(lambda L, x, t, kw=kw: L.nn.MSELoss(**kw)(x, t), [x, t], np.float64)
-        parity(lambda L, x, t, kw=kw: L.F.l1_loss(x, t, **kw), [x, t], np.float64)
+        parity(lambda m, x, t, kw=kw: m.nn.MSELoss(**kw)(x, t), [x, t], np.float64)
+        parity(lambda m, x, t, kw=kw: m.nn.functional.l1_loss(x, t, **kw), [x, t], np.float64)
 
 
 def test_mismatched_target_broadcasts_with_a_warning():
     x, t = rng(1).uniform(-2, 2, (4, 3)), rng(2).uniform(-2, 2, (4, 1))
     with pytest.warns(UserWarning, match=r"target shape \(4, 1\) differs from input shape"):
         F.mse_loss(ember.tensor(x), ember.tensor(t))
-    parity(lambda L, x, t: L.F.mse_loss(x, t), [x, t], np.float64)
+    parity(lambda m, x, t: m.nn.functional.mse_loss(x, t), [x, t], np.float64)
     with pytest.raises(ValueError, match=r"MSELoss: mse_loss: target shape \(5,\) cannot be "
                                          r"broadcast to input shape \(4, 3\)"):
         ember.nn.MSELoss()(ember.tensor(x), ember.randn(5))
@@ -81,8 +95,8 @@ def test_cross_entropy_class_indices(shape, ignore, weighted, smoothing, reducti
     t, ignore_index = class_target(shape, ignore)
     w = rng(2).uniform(0.2, 2, x.shape[1 if x.ndim > 1 else 0]).astype(dtype)
 
-    def case(L, x, t):
-        return L.F.cross_entropy(x, t, weight=L.tensor(w) if weighted else None,
+    def case(m, x, t):
+        return m.nn.functional.cross_entropy(x, t, weight=m.tensor(w) if weighted else None,
                                  ignore_index=ignore_index, reduction=reduction,
                                  label_smoothing=smoothing)
     parity(case, [x, t], dtype)
@@ -101,8 +115,8 @@ def test_cross_entropy_class_probabilities(shape, weighted, smoothing, reduction
     p = softmax(rng(2).normal(size=shape), axis).astype(dtype)
     w = rng(3).uniform(0.2, 2, shape[axis]).astype(dtype)
 
-    def case(L, x, p):
-        return L.F.cross_entropy(x, p, weight=L.tensor(w) if weighted else None,
+    def case(m, x, p):
+        return m.nn.functional.cross_entropy(x, p, weight=m.tensor(w) if weighted else None,
                                  reduction=reduction, label_smoothing=smoothing)
     parity(case, [x, p], dtype)
 
@@ -112,8 +126,8 @@ def test_cross_entropy_all_ignored_is_nan_with_zero_gradient():
     loss = F.cross_entropy(x, ember.tensor([-100, -100, -100]), label_smoothing=0.1)
     loss.backward()
     assert np.isnan(loss.item()) and not x.grad.numpy().any()
-    parity(lambda L, x, t: L.F.cross_entropy(x, t), [x.detach().numpy(), np.full(3, -100)],
-           np.float64)
+    parity(lambda m, x, t: m.nn.functional.cross_entropy(x, t),
+           [x.detach().numpy(), np.full(3, -100)], np.float64)
 
 
 def test_nll_of_log_softmax_equals_cross_entropy():
@@ -129,9 +143,9 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
     x = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1e-30]])
     t = np.array([[0.3, 0.6, 1.0], [1.0, 0.0, 0.5]])
     for r in REDUCTIONS:
-        parity(lambda L, x, t, r=r: L.F.binary_cross_entropy(x, t, reduction=r), [x, t],
+        parity(lambda m, x, t, r=r: m.nn.functional.binary_cross_entropy(x, t, reduction=r), [x, t],
                np.float64, requires_grad=[True, False])
-    parity(lambda L, x, t: L.F.binary_cross_entropy(x, t), [x.astype(np.float32),
+    parity(lambda m, x, t: m.nn.functional.binary_cross_entropy(x, t), [x.astype(np.float32),
            t.astype(np.float32)], np.float32, requires_grad=[True, False])
 
 
@@ -145,10 +159,10 @@ def test_binary_cross_entropy_with_logits(weights, reduction, dtype):
     w = rng(3).uniform(0.2, 2, shape[1:] if weights != "nd" else shape).astype(dtype)
     pw = rng(4).uniform(0.2, 3, (3,) if weights != "nd" else (3, 1, 1)).astype(dtype)
 
-    def case(L, x, t):
-        return L.F.binary_cross_entropy_with_logits(
-            x, t, weight=L.tensor(w) if weights in ("weight", "both", "nd") else None,
-            pos_weight=L.tensor(pw) if weights in ("pos_weight", "both", "nd") else None,
+    def case(m, x, t):
+        return m.nn.functional.binary_cross_entropy_with_logits(
+            x, t, weight=m.tensor(w) if weights in ("weight", "both", "nd") else None,
+            pos_weight=m.tensor(pw) if weights in ("pos_weight", "both", "nd") else None,
             reduction=reduction)
     parity(case, [x, t], dtype)
 
@@ -156,49 +170,62 @@ def test_binary_cross_entropy_with_logits(weights, reduction, dtype):
 def test_kl_div_zero_target_and_mean_warning():
     x = np.log(softmax(rng(1).normal(size=(3, 4)), 1))
     t = np.array([[0.0, 0.5, 0.5, 0.0], [0.25] * 4, [1.0, 0, 0, 0]])
-    parity(lambda L, x, t: L.F.kl_div(x, t, reduction="batchmean"), [x, t], np.float64,
+    parity(lambda m, x, t: m.nn.functional.kl_div(x, t, reduction="batchmean"), [x, t], np.float64,
            requires_grad=[True, False])
     with pytest.warns(UserWarning, match="batchmean"):
         F.kl_div(ember.tensor(x), ember.tensor(t))
 
 
 # --- finite-difference gradchecks -----------------------------------------------------
-def _t(a):
-    return ember.tensor(np.asarray(a), device=DEVICE)
+def _t(m, a):
+    return m.tensor(np.asarray(a))
 
 
-GRADCHECKS = {
-    "mse": (lambda x, t: F.mse_loss(x, t, reduction="none"), [(3, 4), (3, 4)]),
-    "l1": (lambda x, t: F.l1_loss(x, t, reduction="sum"), [(3, 4), (3, 4)]),
-    "smooth_l1": (lambda x, t: F.smooth_l1_loss(x, t, beta=1.3), [(3, 4), (3, 4)]),
-    "huber": (lambda x, t: F.huber_loss(x, t, delta=0.8, reduction="none"), [(3, 4), (3, 4)]),
-    "ce": (lambda x: F.cross_entropy(x, _t([0, 3, -100, 2, 1]), weight=_t([.5, 1, 2, 1.5]),
-                                     label_smoothing=0.2, reduction="none"), [(5, 4)]),
-    "ce_mean": (lambda x: F.cross_entropy(x, _t([0, 3, 1, 2, 1]), weight=_t([.5, 1, 2, 1.5]),
-                                          ignore_index=1), [(5, 4)]),
-    "ce_nd": (lambda x: F.cross_entropy(x, _t([[0, 2], [1, 1]]), label_smoothing=0.1),
-              [(2, 3, 2)]),
-    "ce_probs": (lambda x, p: F.cross_entropy(x, p.abs(), label_smoothing=0.1,
-                                              reduction="none"), [(3, 4), (3, 4)]),
-    "nll": (lambda x: F.nll_loss(x, _t([[0, 2], [-100, 1]]), weight=_t([1., 2, 3]),
-                                 reduction="none"), [(2, 3, 2)]),
-    "nll_mean": (lambda x: F.nll_loss(x, _t([0, 2, 1]), weight=_t([1., 2, 3])), [(3, 3)]),
-    "bce": (lambda x, t: F.binary_cross_entropy(x.sigmoid(), t, weight=_t([1., 2, 3])),
-            [(2, 3), (2, 3)]),
-    "bce_logits": (lambda x, t: F.binary_cross_entropy_with_logits(
-        x, t, weight=_t([1., 2, 3]), pos_weight=_t([.5, 1, 2]), reduction="none"),
-        [(2, 3), (2, 3)]),
-    "kl": (lambda x, t: F.kl_div(x, t.abs(), reduction="batchmean"), [(3, 4), (3, 4)]),
-    "kl_log": (lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True), [(3, 4), (3, 4)]),
-    "cosine": (lambda a, b: F.cosine_embedding_loss(a, b, _t([1, -1, -1]), margin=-0.5,
-                                                    reduction="none"), [(3, 4), (3, 4)]),
+GRADCHECKS = {  # ember only (finite differences)
+    "mse": Op(lambda m, x, t: m.nn.functional.mse_loss(x, t, reduction="none"),
+              shapes=((3, 4), (3, 4))),
+    "l1": Op(lambda m, x, t: m.nn.functional.l1_loss(x, t, reduction="sum"),
+             shapes=((3, 4), (3, 4))),
+    "smooth_l1": Op(lambda m, x, t: m.nn.functional.smooth_l1_loss(x, t, beta=1.3),
+                    shapes=((3, 4), (3, 4))),
+    "huber": Op(lambda m, x, t: m.nn.functional.huber_loss(x, t, delta=0.8, reduction="none"),
+                shapes=((3, 4), (3, 4))),
+    "ce": Op(lambda m, x: m.nn.functional.cross_entropy(
+        x, _t(m, [0, 3, -100, 2, 1]), weight=_t(m, [.5, 1, 2, 1.5]), label_smoothing=0.2,
+        reduction="none"), shapes=((5, 4),)),
+    "ce_mean": Op(lambda m, x: m.nn.functional.cross_entropy(
+        x, _t(m, [0, 3, 1, 2, 1]), weight=_t(m, [.5, 1, 2, 1.5]), ignore_index=1),
+        shapes=((5, 4),)),
+    "ce_nd": Op(lambda m, x: m.nn.functional.cross_entropy(x, _t(m, [[0, 2], [1, 1]]),
+                                                          label_smoothing=0.1),
+                shapes=((2, 3, 2),)),
+    "ce_probs": Op(lambda m, x, p: m.nn.functional.cross_entropy(x, p.abs(), label_smoothing=0.1,
+                                                                reduction="none"),
+                   shapes=((3, 4), (3, 4))),
+    "nll": Op(lambda m, x: m.nn.functional.nll_loss(x, _t(m, [[0, 2], [-100, 1]]),
+                                                    weight=_t(m, [1., 2, 3]), reduction="none"),
+              shapes=((2, 3, 2),)),
+    "nll_mean": Op(lambda m, x: m.nn.functional.nll_loss(x, _t(m, [0, 2, 1]),
+                                                         weight=_t(m, [1., 2, 3])),
+                   shapes=((3, 3),)),
+    "bce": Op(lambda m, x, t: m.nn.functional.binary_cross_entropy(x.sigmoid(), t,
+                                                                   weight=_t(m, [1., 2, 3])),
+              shapes=((2, 3), (2, 3))),
+    "bce_logits": Op(lambda m, x, t: m.nn.functional.binary_cross_entropy_with_logits(
+        x, t, weight=_t(m, [1., 2, 3]), pos_weight=_t(m, [.5, 1, 2]), reduction="none"),
+        shapes=((2, 3), (2, 3))),
+    "kl": Op(lambda m, x, t: m.nn.functional.kl_div(x, t.abs(), reduction="batchmean"),
+             shapes=((3, 4), (3, 4))),
+    "kl_log": Op(lambda m, x, t: m.nn.functional.kl_div(x, t, reduction="sum", log_target=True),
+                 shapes=((3, 4), (3, 4))),
+    "cosine": Op(lambda m, a, b: m.nn.functional.cosine_embedding_loss(
+        a, b, _t(m, [1, -1, -1]), margin=-0.5, reduction="none"), shapes=((3, 4), (3, 4))),
 }
 
 
 @pytest.mark.parametrize("name", GRADCHECKS)
 def test_gradcheck(name):
-    fn, shapes = GRADCHECKS[name]
-    check_grad(fn, shapes=shapes, away_from=0)
+    GRADCHECKS[name].gradcheck(away_from=0)
 
 
 # --- errors at the boundary -----------------------------------------------------------

@@ -2,7 +2,8 @@
 positional order, channel-major memory, ceil_mode windows on 1x1 maps; gradchecks."""
 import numpy as np
 import pytest
-from _parity import DEVICE, assert_close, check_grad, check_op, import_torch, random_inputs
+from _parity import DEVICE, assert_close, check_op, import_torch, random_inputs
+from _table import Op
 
 import ember
 import ember.nn.functional as F
@@ -22,21 +23,28 @@ def test_max_unpool_1d_3d():
              lambda p: TF.max_unpool3d(p, i3, 2), inputs=[random_inputs([(1, 2, 2, 2, 3)])[0]])
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True),
-    lambda x: F.max_pool2d(x, 2, dilation=2),
-    lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
-    lambda x: F.avg_pool2d(x, 2),
-    lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
-    lambda x: F.adaptive_max_pool2d(x, (2, 3)),
-    lambda x: F.min_pool2d(x, 2, 1),
-    lambda x: F.max_pool1d(x.flatten(2), 3, 2),
-], ids=["max", "max-dilated", "avg", "avg-tiled", "adaptive-avg", "adaptive-max", "min",
-        "max1d"])
-def test_gradcheck(fn):
+def _f(name, *args, **kwargs):
+    """``m.nn.functional.<name>(x, *args, **kwargs)``: the same call on ember and on torch."""
+    return lambda m, x: getattr(m.nn.functional, name)(x, *args, **kwargs)
+
+
+GRADCHECKS = {  # ember only: min_pool2d is not torch's
+    "max": Op(_f("max_pool2d", 3, 2, 1, ceil_mode=True)),
+    "max-dilated": Op(_f("max_pool2d", 2, dilation=2)),
+    "avg": Op(_f("avg_pool2d", 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    "avg-tiled": Op(_f("avg_pool2d", 2)),
+    "adaptive-avg": Op(_f("adaptive_avg_pool2d", (2, 3))),
+    "adaptive-max": Op(_f("adaptive_max_pool2d", (2, 3))),
+    "min": Op(_f("min_pool2d", 2, 1)),
+    "max1d": Op(lambda m, x: m.nn.functional.max_pool1d(x.flatten(2), 3, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECKS))
+def test_gradcheck(name):
     # distinct values (a permutation) keep max pooling away from ties
     x = np.random.default_rng(0).permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) / 10.0
-    check_grad(fn, inputs=[x])
+    GRADCHECKS[name].gradcheck(inputs=[x])
 
 
 def test_functional_defaults_and_memory_order():
@@ -54,8 +62,5 @@ def test_functional_defaults_and_memory_order():
 
 def test_ceil_mode_window_hanging_off_a_1x1_map_matches_torch():
     # GoogLeNet's pools meet 1x1 maps at 28x28 input; torch returns a 1x1 output there
-    torch = import_torch()
-    for e_fn, t_fn in ((F.max_pool2d, torch.nn.functional.max_pool2d),
-                       (F.avg_pool2d, torch.nn.functional.avg_pool2d)):
-        check_op(lambda x, f=e_fn: f(x, 2, 2, ceil_mode=True),
-                 lambda x, f=t_fn: f(x, 2, 2, ceil_mode=True), shapes=[(2, 3, 1, 1)])
+    for name in ("max_pool2d", "avg_pool2d"):
+        Op(_f(name, 2, 2, ceil_mode=True)).parity(shapes=[(2, 3, 1, 1)])

@@ -4,8 +4,8 @@ BCEWithLogitsLoss on logits of +-1e4), weight and pos_weight buffers, errors nam
 layer."""
 import numpy as np
 import pytest
-from _parity import DEVICE, host
-from nn._loss_cases import DTYPES, REDUCTIONS, SHAPES, class_target, libs, parity, rng, softmax
+from _parity import DEVICE, EMBER, host, import_torch
+from nn._loss_cases import DTYPES, REDUCTIONS, SHAPES, class_target, parity, rng, softmax
 
 import ember
 import ember.nn.functional as F
@@ -20,11 +20,11 @@ def test_cross_entropy_extreme_logits(weighted, smoothing, dtype):
     t = rng(3).integers(0, 6, 8)
     w = rng(4).uniform(0.2, 2, 6).astype(dtype)
 
-    def case(L, x, t):
-        return L.nn.CrossEntropyLoss(weight=L.tensor(w) if weighted else None,
+    def case(m, x, t):
+        return m.nn.CrossEntropyLoss(weight=m.tensor(w) if weighted else None,
                                      label_smoothing=smoothing)(x, t)
     xe = ember.tensor(x, requires_grad=True, device=DEVICE)
-    loss = case(libs()[0], xe, ember.tensor(t, device=DEVICE))
+    loss = case(EMBER, xe, ember.tensor(t, device=DEVICE))
     loss.backward()
     assert np.isfinite(loss.item()) and np.isfinite(host(xe.grad)).all()
     parity(case, [x, t], dtype)
@@ -32,16 +32,16 @@ def test_cross_entropy_extreme_logits(weighted, smoothing, dtype):
 
 
 def test_cross_entropy_module_and_buffers():
-    E, T = libs()
+    torch = import_torch()
     w = rng(0).uniform(0.5, 1.5, 4)
-    e = E.nn.CrossEntropyLoss(weight=E.tensor(w), ignore_index=0, label_smoothing=0.3)
-    tm = T.nn.CrossEntropyLoss(weight=T.tensor(w), ignore_index=0, label_smoothing=0.3)
+    e = EMBER.nn.CrossEntropyLoss(weight=EMBER.tensor(w), ignore_index=0, label_smoothing=0.3)
+    tm = torch.nn.CrossEntropyLoss(weight=torch.tensor(w), ignore_index=0, label_smoothing=0.3)
     assert list(e.state_dict()) == list(tm.state_dict()) == ["weight"]
     assert repr(e) == "CrossEntropyLoss()"
     e.load_state_dict({"weight": tm.state_dict()["weight"].numpy() * 2})
     tm.weight.mul_(2)
     x, t = rng(1).normal(size=(5, 4, 3)), rng(2).integers(0, 4, (5, 3))
-    parity(lambda L, x, t: (e if L.F is F else tm)(x, t), [x, t], np.float64)
+    parity(lambda m, x, t: (tm if m is torch else e)(x, t), [x, t], np.float64)
 
 
 # --- NLL ------------------------------------------------------------------------------
@@ -56,9 +56,9 @@ def test_nll_loss(shape, ignore, weighted, reduction, dtype):
     t, ignore_index = class_target(shape, ignore)
     w = rng(2).uniform(0.2, 2, x.shape[1 if x.ndim > 1 else 0]).astype(dtype)
 
-    def case(L, x, t):
-        weight = L.tensor(w) if weighted else None
-        return L.nn.NLLLoss(weight=weight, ignore_index=ignore_index, reduction=reduction)(x, t)
+    def case(m, x, t):
+        weight = m.tensor(w) if weighted else None
+        return m.nn.NLLLoss(weight=weight, ignore_index=ignore_index, reduction=reduction)(x, t)
     parity(case, [x, t], dtype)
 
 
@@ -76,8 +76,8 @@ def test_binary_cross_entropy(weight, reduction, dtype):
     wshape = (4,) if weight == "nd" else BCE_WEIGHTS[weight]
     w = None if wshape is None else rng(3).uniform(0.2, 2, wshape).astype(dtype)
 
-    def case(L, x, t):
-        return L.nn.BCELoss(weight=None if w is None else L.tensor(w), reduction=reduction)(x, t)
+    def case(m, x, t):
+        return m.nn.BCELoss(weight=None if w is None else m.tensor(w), reduction=reduction)(x, t)
     parity(case, [x, t], dtype)
 
 
@@ -88,11 +88,11 @@ def test_binary_cross_entropy_with_logits_extreme(pos_weight, dtype):
     t = rng(3).uniform(0, 1, (5, 3)).astype(dtype)
     pw = np.array([0.5, 1.0, 3.0], dtype)
 
-    def case(L, x, t):
-        return L.nn.BCEWithLogitsLoss(pos_weight=L.tensor(pw) if pos_weight else None,
+    def case(m, x, t):
+        return m.nn.BCEWithLogitsLoss(pos_weight=m.tensor(pw) if pos_weight else None,
                                       reduction="sum")(x, t)
     xe, te = (ember.tensor(a, requires_grad=True, device=DEVICE) for a in (x, t))
-    loss = case(libs()[0], xe, te)
+    loss = case(EMBER, xe, te)
     loss.backward()
     assert np.isfinite(loss.item()) and np.isfinite(host(xe.grad)).all()
     assert np.isfinite(host(te.grad)).all()
@@ -100,12 +100,12 @@ def test_binary_cross_entropy_with_logits_extreme(pos_weight, dtype):
 
 
 def test_bce_with_logits_module_buffers():
-    E, T = libs()
+    torch = import_torch()
     w, pw = np.ones(3), np.full(3, 2.0)
-    e = E.nn.BCEWithLogitsLoss(weight=E.tensor(w), pos_weight=E.tensor(pw))
-    tm = T.nn.BCEWithLogitsLoss(weight=T.tensor(w), pos_weight=T.tensor(pw))
+    e = EMBER.nn.BCEWithLogitsLoss(weight=EMBER.tensor(w), pos_weight=EMBER.tensor(pw))
+    tm = torch.nn.BCEWithLogitsLoss(weight=torch.tensor(w), pos_weight=torch.tensor(pw))
     assert list(e.state_dict()) == list(tm.state_dict()) == ["weight", "pos_weight"]
-    assert list(E.nn.BCEWithLogitsLoss().state_dict()) == []
+    assert list(EMBER.nn.BCEWithLogitsLoss().state_dict()) == []
 
 
 # --- KL divergence and cosine embedding -----------------------------------------------
@@ -116,7 +116,7 @@ def test_kl_div(reduction, log_target, dtype):
     x = np.log(softmax(rng(1).normal(size=(4, 5)), 1)).astype(dtype)
     p = softmax(rng(2).normal(size=(4, 5)), 1)
     t = (np.log(p) if log_target else p).astype(dtype)
-    parity(lambda L, x, t: L.nn.KLDivLoss(reduction=reduction, log_target=log_target)(x, t),
+    parity(lambda m, x, t: m.nn.KLDivLoss(reduction=reduction, log_target=log_target)(x, t),
            [x, t], dtype)
 
 
@@ -129,8 +129,8 @@ def test_cosine_embedding_loss(batched, margin, reduction, dtype):
     a, b = (rng(i).normal(size=shape).astype(dtype) for i in (1, 2))
     y = np.array([1, -1, -1, 1, -1, 1]) if batched else np.array(-1)
 
-    def case(L, a, b, y):
-        return L.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction)(a, b, y)
+    def case(m, a, b, y):
+        return m.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction)(a, b, y)
     parity(case, [a, b, y], dtype)
 
 
