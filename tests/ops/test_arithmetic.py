@@ -8,49 +8,50 @@ from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
 
 import ember
-from _parity import check_grad, check_op, import_torch
+from _parity import check_op, import_torch
+from _table import Op
 
 # shape pairs that exercise broadcasting in every way the engine has to undo
 PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((4, 1), (1, 5))]
 
-# name -> fn(module, a, b), the same code for ember and torch; low/high is the input domain
+# tensor with tensor, on each pair of PAIRS (low/high: the input domain, default -2, 2)
 BINARY = {
-    "add": (lambda m, a, b: a + b, -2, 2),
-    "sub": (lambda m, a, b: a - b, -2, 2),
-    "mul": (lambda m, a, b: a * b, -2, 2),
-    "div": (lambda m, a, b: a / (b + 3), -2, 2),  # b + 3 keeps the divisor in [1, 5]
-    "pow": (lambda m, a, b: a ** b, 0.5, 2),
-    "add_alpha": (lambda m, a, b: m.add(a, b, alpha=2.5), -2, 2),
-    "sub_alpha": (lambda m, a, b: m.sub(a, b, alpha=-1.5), -2, 2),
-    "fn_mul": (lambda m, a, b: m.mul(a, b), -2, 2),
-    "fn_div": (lambda m, a, b: m.div(a, b), 0.5, 2),
-    "fn_pow": (lambda m, a, b: m.pow(a, b), 0.5, 2),
-    "remainder": (lambda m, a, b: a % (b + 3), -2, 2),
-    "fn_remainder": (lambda m, a, b: m.remainder(a, b - 3), -2, 2),
+    "add": Op(lambda m, a, b: a + b),
+    "sub": Op(lambda m, a, b: a - b),
+    "mul": Op(lambda m, a, b: a * b),
+    "div": Op(lambda m, a, b: a / (b + 3)),  # b + 3 keeps the divisor in [1, 5]
+    "pow": Op(lambda m, a, b: a ** b, low=0.5),
+    "add_alpha": Op(lambda m, a, b: m.add(a, b, alpha=2.5)),
+    "sub_alpha": Op(lambda m, a, b: m.sub(a, b, alpha=-1.5)),
+    "fn_mul": Op(lambda m, a, b: m.mul(a, b)),
+    "fn_div": Op(lambda m, a, b: m.div(a, b), low=0.5),
+    "fn_pow": Op(lambda m, a, b: m.pow(a, b), low=0.5),
+    "remainder": Op(lambda m, a, b: a % (b + 3)),
+    "fn_remainder": Op(lambda m, a, b: m.remainder(a, b - 3)),
 }
 
 # Python numbers on either side (the reflected dunders)
 SCALAR = {
-    "radd": lambda m, x: 2.5 + x,
-    "rsub": lambda m, x: 2.5 - x,
-    "rmul": lambda m, x: -1.5 * x,
-    "rdiv": lambda m, x: 2.0 / (x + 3),
-    "rpow": lambda m, x: 2.0 ** x,
-    "add_s": lambda m, x: x + 2,
-    "sub_s": lambda m, x: x - 0.5,
-    "mul_s": lambda m, x: x * 3,
-    "div_s": lambda m, x: x / 4,
-    "pow_2": lambda m, x: x ** 2,
-    "pow_3": lambda m, x: x ** 3,
-    "pow_half": lambda m, x: (x + 3) ** 0.5,
-    "pow_neg": lambda m, x: (x + 3) ** -1.5,
-    "neg": lambda m, x: -x,
-    "pos": lambda m, x: +x,
-    "square": lambda m, x: m.square(x),
-    "reciprocal": lambda m, x: m.reciprocal(x + 3),
-    "mul_self": lambda m, x: x * x,            # one tensor in both slots: gradients add up
-    "add_self": lambda m, x: x + x,
-    "div_self": lambda m, x: x / (x * x + 1),
+    "radd": Op(lambda m, x: 2.5 + x),
+    "rsub": Op(lambda m, x: 2.5 - x),
+    "rmul": Op(lambda m, x: -1.5 * x),
+    "rdiv": Op(lambda m, x: 2.0 / (x + 3)),
+    "rpow": Op(lambda m, x: 2.0 ** x),
+    "add_s": Op(lambda m, x: x + 2),
+    "sub_s": Op(lambda m, x: x - 0.5),
+    "mul_s": Op(lambda m, x: x * 3),
+    "div_s": Op(lambda m, x: x / 4),
+    "pow_2": Op(lambda m, x: x ** 2),
+    "pow_3": Op(lambda m, x: x ** 3),
+    "pow_half": Op(lambda m, x: (x + 3) ** 0.5),
+    "pow_neg": Op(lambda m, x: (x + 3) ** -1.5),
+    "neg": Op(lambda m, x: -x),
+    "pos": Op(lambda m, x: +x),
+    "square": Op(lambda m, x: m.square(x)),
+    "reciprocal": Op(lambda m, x: m.reciprocal(x + 3)),
+    "mul_self": Op(lambda m, x: x * x),            # one tensor in both slots: gradients add up
+    "add_self": Op(lambda m, x: x + x),
+    "div_self": Op(lambda m, x: x / (x * x + 1)),
 }
 
 
@@ -75,38 +76,33 @@ def _inplace(op, m, a, b):
     return x
 
 
-INPLACE = ["iadd", "isub", "imul", "idiv", "add_", "sub_", "mul_", "div_"]
+INPLACE = {op: Op(partial(_inplace, op)) for op in
+           ["iadd", "isub", "imul", "idiv", "add_", "sub_", "mul_", "div_"]}
 
 
 @pytest.mark.parametrize("shapes", PAIRS, ids=str)
 @pytest.mark.parametrize("name", list(BINARY))
 def test_binary_parity(name, shapes):
-    torch = import_torch()
-    fn, low, high = BINARY[name]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=shapes, low=low, high=high)
+    BINARY[name].parity(shapes=shapes)
 
 
 @pytest.mark.parametrize("shapes", PAIRS[1:3], ids=str)
 @pytest.mark.parametrize("name", list(BINARY))
 def test_binary_gradcheck(name, shapes):
-    fn, low, high = BINARY[name]
-    check_grad(partial(fn, ember), shapes=shapes, low=low, high=high)
+    BINARY[name].gradcheck(shapes)
 
 
 @pytest.mark.parametrize("name", list(SCALAR))
 def test_scalar_parity_and_gradcheck(name):
-    torch = import_torch()
-    fn = SCALAR[name]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=[(3, 4)])
-    check_grad(partial(fn, ember), shapes=[(2, 3)])
+    SCALAR[name].parity(shapes=[(3, 4)])
+    SCALAR[name].gradcheck([(2, 3)])
 
 
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), ())], ids=str)
-@pytest.mark.parametrize("op", INPLACE)
+@pytest.mark.parametrize("op", list(INPLACE))
 def test_inplace_parity(op, shapes):
-    torch = import_torch()
-    check_op(partial(_inplace, op, ember), partial(_inplace, op, torch), shapes=shapes)
-    check_grad(partial(_inplace, op, ember), shapes=shapes)
+    INPLACE[op].parity(shapes=shapes)
+    INPLACE[op].gradcheck(shapes)
 
 
 @pytest.mark.parametrize("op", ["iadd", "isub", "imul", "idiv"])
@@ -134,52 +130,47 @@ def test_inplace_keeps_identity_and_dtype():
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
                                                 max_side=3))
 def test_broadcasting_property(shapes):
-    torch = import_torch()
     a_shape, b_shape = shapes.input_shapes
     for name in ("add", "sub", "mul", "div"):
-        fn, _low, _high = BINARY[name]
-        check_op(partial(fn, ember), partial(fn, torch), shapes=[a_shape, b_shape])
-        out = fn(ember, ember.zeros(a_shape), ember.zeros(b_shape))
+        BINARY[name].parity(shapes=[a_shape, b_shape])
+        out = BINARY[name].on(ember)(ember.zeros(a_shape), ember.zeros(b_shape))
         assert tuple(out.shape) == shapes.result_shape
 
 
 # --- comparisons and logic: values and dtypes, no gradient ---------------------------
 
 COMPARE = {
-    "eq": lambda m, a, b: a == b, "ne": lambda m, a, b: a != b,
-    "lt": lambda m, a, b: a < b, "le": lambda m, a, b: a <= b,
-    "gt": lambda m, a, b: a > b, "ge": lambda m, a, b: a >= b,
-    "fn_ge": lambda m, a, b: m.ge(a, b), "fn_eq": lambda m, a, b: m.eq(a, b),
-    "scalar": lambda m, a, b: a > 0.5, "rscalar": lambda m, a, b: 0.5 < a,
-    "and": lambda m, a, b: (a > 0) & (b > 0), "or": lambda m, a, b: (a > 0) | (b > 0),
-    "xor": lambda m, a, b: (a > 0) ^ (b > 0), "not": lambda m, a, b: ~(a > b),
-    "logical_and": lambda m, a, b: m.logical_and(a, b),
-    "logical_or": lambda m, a, b: m.logical_or(a > 0, b),
-    "logical_xor": lambda m, a, b: m.logical_xor(a, b > 0),
-    "logical_not": lambda m, a, b: m.logical_not(a),
-    "isclose": lambda m, a, b: m.isclose(a, b + 1e-9),
-    "floor_divide": lambda m, a, b: a // (b.abs() + 1),
-    "remainder": lambda m, a, b: (a % (b.abs() + 1)) > 0.5,
-    "div_floor": lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="floor"),
-    "div_trunc": lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="trunc"),
+    "eq": Op(lambda m, a, b: a == b), "ne": Op(lambda m, a, b: a != b),
+    "lt": Op(lambda m, a, b: a < b), "le": Op(lambda m, a, b: a <= b),
+    "gt": Op(lambda m, a, b: a > b), "ge": Op(lambda m, a, b: a >= b),
+    "fn_ge": Op(lambda m, a, b: m.ge(a, b)), "fn_eq": Op(lambda m, a, b: m.eq(a, b)),
+    "scalar": Op(lambda m, a, b: a > 0.5), "rscalar": Op(lambda m, a, b: 0.5 < a),
+    "and": Op(lambda m, a, b: (a > 0) & (b > 0)), "or": Op(lambda m, a, b: (a > 0) | (b > 0)),
+    "xor": Op(lambda m, a, b: (a > 0) ^ (b > 0)), "not": Op(lambda m, a, b: ~(a > b)),
+    "logical_and": Op(lambda m, a, b: m.logical_and(a, b)),
+    "logical_or": Op(lambda m, a, b: m.logical_or(a > 0, b)),
+    "logical_xor": Op(lambda m, a, b: m.logical_xor(a, b > 0)),
+    "logical_not": Op(lambda m, a, b: m.logical_not(a)),
+    "isclose": Op(lambda m, a, b: m.isclose(a, b + 1e-9)),
+    "floor_divide": Op(lambda m, a, b: a // (b.abs() + 1)),
+    "remainder": Op(lambda m, a, b: (a % (b.abs() + 1)) > 0.5),
+    "div_floor": Op(lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="floor")),
+    "div_trunc": Op(lambda m, a, b: m.div(a, b.abs() + 1, rounding_mode="trunc")),
 }
 
 
 @pytest.mark.parametrize("name", list(COMPARE))
 def test_compare_and_logic(name):
-    torch = import_torch()
-    fn = COMPARE[name]
     rng = np.random.default_rng(0)
     a = np.round(rng.uniform(-2, 2, (4, 5)))  # rounded: ties make == and <= meaningful
     b = np.round(rng.uniform(-2, 2, (5,)))
-    check_op(partial(fn, ember), partial(fn, torch), inputs=[a, b], grad=False)
+    COMPARE[name].parity(inputs=[a, b], grad=False)
 
 
 def test_comparison_integer_tensors():
-    torch = import_torch()
     a, b = np.arange(6).reshape(2, 3), np.array([1, 3, 5])
-    for fn in (COMPARE["lt"], COMPARE["eq"], COMPARE["floor_divide"], COMPARE["remainder"]):
-        check_op(partial(fn, ember), partial(fn, torch), inputs=[a, b], grad=False)
+    for name in ("lt", "eq", "floor_divide", "remainder"):
+        COMPARE[name].parity(inputs=[a, b], grad=False)
     assert ember.allclose(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 2.0 + 1e-9]))
     assert ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2]))
     assert not ember.equal(ember.tensor([1, 2]), ember.tensor([[1, 2]]))

@@ -7,42 +7,42 @@ import pytest
 
 import ember
 from _parity import EMBER, check_grad, check_op, import_torch
+import _table
 
 S = (4, 5, 3)
+Op = partial(_table.Op, shapes=(S,))
 
 GETITEM = {
-    "int": lambda m, x: x[1],
-    "neg_int": lambda m, x: x[-1],
-    "slice": lambda m, x: x[1:3],
-    "step": lambda m, x: x[::2, 1::2],
-    "col": lambda m, x: x[:, 1],
-    "ellipsis": lambda m, x: x[..., 2],
-    "ellipsis_mid": lambda m, x: x[1, ..., 0:2],
-    "none": lambda m, x: x[None],
-    "none_mid": lambda m, x: x[:, None, 1:],
-    "int_slice_none": lambda m, x: x[2, None, :, -1],
-    "array_dups": lambda m, x: x[m.tensor([0, 2, 0, 0])],
-    "list_dups": lambda m, x: x[[3, 1, 3]],
-    "array_2d": lambda m, x: x[m.tensor([[0, 1], [1, 1]])],
-    "array_pairs": lambda m, x: x[m.tensor([0, 1, 0]), m.tensor([2, 2, 2])],
-    "array_then_slice": lambda m, x: x[m.tensor([1, 1]), :, 1:],
-    "int_and_array": lambda m, x: x[0, m.tensor([1, 1, 4])],
-    "slice_and_array": lambda m, x: x[:, m.tensor([0, 0, 3]), 1],
-    "split_arrays": lambda m, x: x[m.tensor([0, 0]), 1:3, m.tensor([2, 2])],
-    "mask": lambda m, x: x[x > 0],
-    "mask_rows": lambda m, x: x[m.tensor([True, False, True, True])],
-    "mask_mid": lambda m, x: x[:, m.tensor([True, False, True, False, True])],
-    "mask_2d": lambda m, x: x[x.sum(-1) > 0],
-    "scalar_tensor_index": lambda m, x: x[m.tensor(2)],
+    "int": Op(lambda m, x: x[1]),
+    "neg_int": Op(lambda m, x: x[-1]),
+    "slice": Op(lambda m, x: x[1:3]),
+    "step": Op(lambda m, x: x[::2, 1::2]),
+    "col": Op(lambda m, x: x[:, 1]),
+    "ellipsis": Op(lambda m, x: x[..., 2]),
+    "ellipsis_mid": Op(lambda m, x: x[1, ..., 0:2]),
+    "none": Op(lambda m, x: x[None]),
+    "none_mid": Op(lambda m, x: x[:, None, 1:]),
+    "int_slice_none": Op(lambda m, x: x[2, None, :, -1]),
+    "array_dups": Op(lambda m, x: x[m.tensor([0, 2, 0, 0])]),
+    "list_dups": Op(lambda m, x: x[[3, 1, 3]]),
+    "array_2d": Op(lambda m, x: x[m.tensor([[0, 1], [1, 1]])]),
+    "array_pairs": Op(lambda m, x: x[m.tensor([0, 1, 0]), m.tensor([2, 2, 2])]),
+    "array_then_slice": Op(lambda m, x: x[m.tensor([1, 1]), :, 1:]),
+    "int_and_array": Op(lambda m, x: x[0, m.tensor([1, 1, 4])]),
+    "slice_and_array": Op(lambda m, x: x[:, m.tensor([0, 0, 3]), 1]),
+    "split_arrays": Op(lambda m, x: x[m.tensor([0, 0]), 1:3, m.tensor([2, 2])]),
+    "mask": Op(lambda m, x: x[x > 0]),
+    "mask_rows": Op(lambda m, x: x[m.tensor([True, False, True, True])]),
+    "mask_mid": Op(lambda m, x: x[:, m.tensor([True, False, True, False, True])]),
+    "mask_2d": Op(lambda m, x: x[x.sum(-1) > 0]),
+    "scalar_tensor_index": Op(lambda m, x: x[m.tensor(2)]),
 }
 
 
 @pytest.mark.parametrize("name", list(GETITEM))
 def test_getitem_parity_and_gradcheck(name):
-    torch = import_torch()
-    fn = GETITEM[name]
-    check_op(partial(fn, EMBER), partial(fn, torch), shapes=[S])
-    check_grad(partial(fn, EMBER), shapes=[(4, 5, 3)])
+    GETITEM[name].parity()
+    GETITEM[name].gradcheck()
 
 
 def _idx(m, rows):
@@ -50,25 +50,24 @@ def _idx(m, rows):
 
 
 OTHER = {
-    "gather0": (lambda m, x: m.gather(x, 0, _idx(m, [[0, 1, 0], [3, 3, 3]])), [(4, 3)]),
-    "gather1": (lambda m, x: x.gather(1, _idx(m, [[0, 0, 2], [1, 0, 1]])), [(4, 3)]),
-    "gather_neg": (lambda m, x: m.gather(x, -1, _idx(m, [[[1], [0]], [[0], [0]]])),
-                   [(2, 3, 2)]),
-    "scatter_add0": (lambda m, x, s: x.scatter_add(0, _idx(m, [[0, 1, 0], [0, 3, 3]]), s),
-                     [(4, 3), (2, 3)]),
-    "scatter_add1": (lambda m, x, s: m.scatter_add(x, 1, _idx(m, [[0, 0], [2, 0]]), s),
-                     [(2, 3), (2, 2)]),
-    "index_select0": (lambda m, x: m.index_select(x, 0, _idx(m, [2, 0, 2])), [(4, 3)]),
-    "index_select1": (lambda m, x: x.index_select(-1, _idx(m, [1, 1])), [(2, 4, 3)]),
+    "gather0": Op(lambda m, x: m.gather(x, 0, _idx(m, [[0, 1, 0], [3, 3, 3]])),
+                  shapes=((4, 3),)),
+    "gather1": Op(lambda m, x: x.gather(1, _idx(m, [[0, 0, 2], [1, 0, 1]])), shapes=((4, 3),)),
+    "gather_neg": Op(lambda m, x: m.gather(x, -1, _idx(m, [[[1], [0]], [[0], [0]]])),
+                     shapes=((2, 3, 2),)),
+    "scatter_add0": Op(lambda m, x, s: x.scatter_add(0, _idx(m, [[0, 1, 0], [0, 3, 3]]), s),
+                       shapes=((4, 3), (2, 3))),
+    "scatter_add1": Op(lambda m, x, s: m.scatter_add(x, 1, _idx(m, [[0, 0], [2, 0]]), s),
+                       shapes=((2, 3), (2, 2))),
+    "index_select0": Op(lambda m, x: m.index_select(x, 0, _idx(m, [2, 0, 2])), shapes=((4, 3),)),
+    "index_select1": Op(lambda m, x: x.index_select(-1, _idx(m, [1, 1])), shapes=((2, 4, 3),)),
 }
 
 
 @pytest.mark.parametrize("name", list(OTHER))
 def test_gather_scatter_parity_and_gradcheck(name):
-    torch = import_torch()
-    fn, shapes = OTHER[name]
-    check_op(partial(fn, EMBER), partial(fn, torch), shapes=shapes)
-    check_grad(partial(fn, EMBER), shapes=shapes)
+    OTHER[name].parity()
+    OTHER[name].gradcheck()
 
 
 def test_scatter_add_src_larger_than_index():

@@ -6,6 +6,7 @@ import pytest
 
 import ember
 from _parity import DEVICE, check_grad, check_op, import_torch
+from _table import Op
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
@@ -13,26 +14,22 @@ MATMUL_SHAPES = [
 ]
 
 MATMUL_FORMS = {
-    "operator": lambda m, a, b: a @ b,
-    "function": lambda m, a, b: m.matmul(a, b),
-    "method": lambda m, a, b: a.matmul(b),
+    "operator": Op(lambda m, a, b: a @ b),
+    "function": Op(lambda m, a, b: m.matmul(a, b)),
+    "method": Op(lambda m, a, b: a.matmul(b)),
 }
 
 
 @pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
 def test_matmul_parity_and_gradcheck(shapes):
-    torch = import_torch()
-    fn = MATMUL_FORMS["operator"]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=shapes)
-    check_grad(partial(fn, ember), shapes=shapes)
+    MATMUL_FORMS["operator"].parity(shapes=shapes)
+    MATMUL_FORMS["operator"].gradcheck(shapes)
 
 
 @pytest.mark.parametrize("form", list(MATMUL_FORMS))
 def test_matmul_forms(form):
     torch = import_torch()
-    fn = MATMUL_FORMS[form]
-    check_op(partial(fn, ember), partial(fn, torch), shapes=((2, 3, 4), (2, 4, 5)),
-             dtype=np.float32)
+    MATMUL_FORMS[form].parity(np.float32, shapes=((2, 3, 4), (2, 4, 5)))
     check_op(lambda a, b: ember.mm(a, b), lambda a, b: torch.mm(a, b), shapes=((3, 4), (4, 2)))
     check_op(lambda a, b: ember.bmm(a, b), lambda a, b: torch.bmm(a, b),
              shapes=((2, 3, 4), (2, 4, 2)))

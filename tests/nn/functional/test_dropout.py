@@ -1,15 +1,14 @@
-"""Dropout family: drop rates, scaling, channel-wise masks, alpha dropout's constants and
-moments (against PyTorch's), gradients, train/eval, seeding, in place, reprs."""
+"""Dropout functions: drop rates, scaling, channel-wise masks, alpha dropout's constants and
+moments (against PyTorch's), gradients, seeding, in place, errors."""
 import math
 import warnings
 
 import numpy as np
 import pytest
-from _parity import assert_close, check_grad, import_torch, random_inputs
+from _parity import assert_close, check_grad, import_torch
 
 import ember
 import ember.nn.functional as F
-from ember import nn
 
 torch = import_torch()
 TF = torch.nn.functional
@@ -153,31 +152,3 @@ def test_inplace_dropout_writes_input():
     y = F.dropout(h, 0.5, inplace=True)
     assert y is h
     y.sum().backward()
-
-
-@pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-                                  "AlphaDropout"])
-def test_modules_train_eval_repr(name):
-    m = getattr(nn, name)(0.25)
-    tm = getattr(torch.nn, name)(0.25)
-    assert repr(m) == repr(tm)
-    assert repr(getattr(nn, name)(inplace=True)) == repr(getattr(torch.nn, name)(inplace=True))
-    x = ember.tensor(np.random.default_rng(0).uniform(1, 2, (8, 6, 4, 3, 2)))
-    if name in ("Dropout", "AlphaDropout"):
-        x = x.reshape(48, 24)
-    elif name == "Dropout1d":
-        x = x.reshape(8, 6, 24)
-    elif name == "Dropout2d":
-        x = x.reshape(8, 6, 4, 6)
-    y = m(x)
-    assert not np.array_equal(y.numpy(), x.numpy())
-    m.eval()
-    assert m(x) is x
-    with pytest.raises(ValueError, match=f"{name}: dropout probability"):
-        getattr(nn, name)(-0.1)
-
-
-def test_dropout_module_parity_with_p0():
-    x, = random_inputs([(3, 4)])
-    assert np.array_equal(nn.Dropout(0.0)(ember.tensor(x)).numpy(),
-                          torch.nn.Dropout(0.0)(torch.tensor(x)).numpy())

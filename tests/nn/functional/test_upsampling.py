@@ -1,13 +1,12 @@
-"""F.interpolate and Upsample against PyTorch in float64 (nearest, nearest-exact, linear,
-bilinear with align_corners False/True, trilinear; by size and by scale factor), float32
-index arithmetic, gradchecks, errors."""
+"""F.interpolate against PyTorch in float64 (nearest, nearest-exact, linear, bilinear with
+align_corners False/True, trilinear; by size and by scale factor), float32 index
+arithmetic, channel-major input, gradchecks, errors."""
 import numpy as np
 import pytest
 from _parity import check_grad, check_op, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
-from ember import nn
 
 torch = import_torch()
 TF = torch.nn.functional
@@ -46,19 +45,6 @@ def test_float32_index_arithmetic():
             check_op(lambda x, mode=mode, kw=kw: F.interpolate(x, mode=mode, **kw),
                      lambda x, mode=mode, kw=kw: TF.interpolate(x, mode=mode, **kw),
                      shapes=[(1, 2, 3, 9)], dtype=np.float32)
-
-
-@pytest.mark.parametrize("name,kw", [
-    ("Upsample", dict(scale_factor=2)),
-    ("Upsample", dict(size=(8, 9), mode="bilinear")),
-    ("Upsample", dict(scale_factor=1.5, mode="bilinear", align_corners=True)),
-    ("UpsamplingNearest2d", dict(scale_factor=2)),
-    ("UpsamplingBilinear2d", dict(size=(7, 7))),
-], ids=str)
-def test_upsample_layers(name, kw):
-    em, tm = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
-    assert repr(em) == repr(tm)
-    check_op(em, tm, shapes=[(2, 3, 4, 5)])
 
 
 def test_channel_major_input():

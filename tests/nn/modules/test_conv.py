@@ -1,29 +1,19 @@
-"""Convolutions against PyTorch: Conv1d/2d/3d and ConvTranspose1d/2d/3d (weights copied by
-load_state_dict; forward, input and parameter gradients in float64), F.conv*, gradchecks,
-default initialisation, channel-major memory between layers, errors."""
+"""Convolution layers against PyTorch: Conv1d/2d/3d and ConvTranspose1d/2d/3d (weights copied
+by load_state_dict; forward, input and parameter gradients in float64), default
+initialisation, channel-major memory between layers, reprs, errors."""
 import math
 
 import numpy as np
 import pytest
-from _parity import (DEVICE, assert_close, check_grad, check_module, check_op, host,
-                     import_torch, random_inputs)
+from _parity import DEVICE, assert_close, check_module, host, import_torch, random_inputs
 
 import ember
 import ember.nn.functional as F
 from ember import nn
 
+pytestmark = pytest.mark.usefixtures("conv_route")  # every test on each route: nn/conftest.py
+
 torch = import_torch()
-
-
-@pytest.fixture(autouse=True, params=["auto", "shifted", "im2col"])
-def route(request, monkeypatch):
-    """Every test runs on each convolution route: the default choice, the per-offset GEMMs
-    wherever they apply (any stride-1 convolution on the CPU), and im2col everywhere."""
-    from ember.kernels import blas, conv_cpu
-    if request.param == "shifted" and not blas.available(np.float64):
-        pytest.skip("NumPy's BLAS was not found: the per-offset route is off")
-    monkeypatch.setattr(conv_cpu, "ROUTE", request.param)
-    return request.param
 
 
 def pair(name, *args, **kwargs):
@@ -134,24 +124,6 @@ def test_conv2d_float32_parity():
     check_module(em, tm, random_inputs([(4, 3, 10, 10)], np.float32), dtype=np.float32)
 
 
-def functional_parity(name, *args, shapes):
-    """ember.nn.functional.<name> and torch's on the same inputs, then ``args``."""
-    check_op(lambda *ts: getattr(F, name)(*ts, *args),
-             lambda *ts: getattr(torch.nn.functional, name)(*ts, *args), shapes=shapes)
-
-
-def test_functional_forms():
-    # PyTorch's positional order (note groups before dilation in the transposed forms)
-    functional_parity("conv2d", None, 2, 1, 1, 1, shapes=[(2, 3, 6, 7), (4, 3, 3, 3)])
-    functional_parity("conv1d", 1, "same", 2, 2, shapes=[(2, 4, 9), (6, 2, 3), (6,)])
-    functional_parity("conv3d", (1, 2, 1), 1, shapes=[(1, 2, 4, 5, 4), (3, 2, 2, 3, 2), (3,)])
-    functional_parity("conv_transpose2d", 2, 1, 1, 2, 1,
-                      shapes=[(2, 4, 3, 4), (4, 3, 3, 3), (6,)])
-    functional_parity("conv_transpose1d", None, 2, 0, 1, 1, 2, shapes=[(2, 3, 5), (3, 2, 3)])
-    functional_parity("conv_transpose3d", None, 2, 1, 1,
-                      shapes=[(1, 2, 2, 3, 2), (2, 2, 2, 2, 3)])
-
-
 def test_stacked_layers_channel_major_memory():
     """Conv outputs are channel-major views; the next layers (relu, pooling, another conv,
     a transposed conv, a flatten) must read them as plain NCHW tensors."""
@@ -182,28 +154,6 @@ def test_empty_batch():
     assert y.shape == (0, 2, 8, 8)
     y.sum().backward()
     assert x.grad.shape == (0, 3, 8, 8)
-
-
-def test_noncontiguous_input():
-    x = random_inputs([(5, 6, 3, 2)])[0]
-    w = random_inputs([(4, 3, 2, 2)], seed=1)[0]
-    check_op(lambda x, w: F.conv2d(x.permute(3, 2, 0, 1), w, padding=1),
-             lambda x, w: torch.nn.functional.conv2d(x.permute(3, 2, 0, 1), w, padding=1),
-             inputs=[x, w])
-
-
-@pytest.mark.parametrize("fn,shapes", [
-    (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), [(2, 2, 5, 5), (3, 2, 3, 3), (3,)]),
-    (lambda x, w: F.conv2d(x, w, padding="same", dilation=2, groups=2),
-     [(1, 4, 5, 4), (2, 2, 2, 3)]),
-    (lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1), [(1, 2, 3, 3), (2, 3, 3, 3), (3,)]),
-    (lambda x, w: F.conv1d(x, w, stride=2, dilation=2), [(2, 2, 9), (3, 2, 3)]),
-    (lambda x, w: F.conv3d(x, w, padding=1), [(1, 1, 3, 3, 3), (2, 1, 2, 2, 2)]),
-    (lambda x, w: F.conv_transpose1d(x, w, stride=3, output_padding=1), [(1, 2, 4), (2, 2, 3)]),
-], ids=["conv2d", "conv2d-same-groups", "conv_transpose2d", "conv1d", "conv3d",
-        "conv_transpose1d"])
-def test_gradcheck(fn, shapes):
-    check_grad(fn, shapes=shapes)
 
 
 def test_default_init_and_state_dict():

@@ -2,8 +2,6 @@
 names and order of parameters, buffers and modules, state_dict keys and round trips,
 load_state_dict errors, train/eval, zero_grad, apply, to(dtype), forward (pre-)hooks,
 full backward hooks (grad_input/grad_output), repr."""
-from collections import OrderedDict
-
 import numpy as np
 import pytest
 from _parity import assert_close, import_torch
@@ -328,22 +326,6 @@ def test_shared_parameters_are_listed_once():
     tmodel = torch.nn.Sequential(tshared, torch.nn.ReLU(), tshared)
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
     assert list(model.state_dict()) == list(tmodel.state_dict())
-
-
-def test_containers_like_torch():
-    seq = enn.Sequential(OrderedDict([("fc", enn.Linear(2, 3)), ("act", enn.ReLU())]))
-    tseq = torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 3)),
-                                            ("act", torch.nn.ReLU())]))
-    assert repr(seq) == repr(tseq) and list(seq.state_dict()) == list(tseq.state_dict())
-    assert isinstance(seq[0], enn.Linear) and len(seq[1:]) == 1
-    ml = enn.ModuleList([enn.ReLU()])
-    ml.append(enn.Linear(1, 1))
-    ml.insert(0, enn.Tanh())
-    assert [type(m).__name__ for m in ml] == ["Tanh", "ReLU", "Linear"]
-    assert list(ml.state_dict()) == ["2.weight", "2.bias"]
-    md = enn.ModuleDict({"x": enn.Linear(1, 2)})
-    assert "x" in md and list(md.keys()) == ["x"] and list(md.state_dict()) == ["x.weight",
-                                                                              "x.bias"]
 
 
 def test_requires_grad_and_parameter_counts():

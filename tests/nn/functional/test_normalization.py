@@ -1,0 +1,53 @@
+"""F.batch_norm against PyTorch (running statistics updated in place; with and without weight
+and bias; training and evaluation) and its finite-difference gradchecks."""
+import numpy as np
+import pytest
+from _parity import DEVICE, TOL, assert_close, check_grad, check_op, import_torch
+
+import ember
+import ember.nn.functional as F
+from ember import backend
+
+torch = import_torch()
+
+
+def _np(t):
+    """A torch or ember tensor as a NumPy array."""
+    if isinstance(t, ember.Tensor):
+        return backend.to_numpy(t.detach().data)
+    return t.detach().numpy()
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("params", ["wb", "w", "b", ""])
+def test_functional_batch_norm_matches_torch(training, params):
+    rng = np.random.default_rng(6)
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    em, ev = ember.tensor(mean, device=DEVICE), ember.tensor(var, device=DEVICE)
+    tm, tv = torch.tensor(mean), torch.tensor(var)
+    shapes = [(4, 3, 2, 5)] + [(3,)] * len(params)
+
+    names = {"wb": ("weight", "bias"), "w": ("weight",), "b": ("bias",), "": ()}[params]
+
+    def fn(stats):
+        def run(x, *p):
+            mod = F if isinstance(x, ember.Tensor) else torch.nn.functional
+            return mod.batch_norm(x, *stats(x), training=training, momentum=0.2, eps=1e-4,
+                                  **dict(zip(names, p)))
+        return run
+
+    check_op(fn(lambda x: (em, ev) if isinstance(x, ember.Tensor) else (tm, tv)), shapes=shapes)
+    assert_close(_np(em), tm.numpy(), **TOL[np.float64])
+    assert_close(_np(ev), tv.numpy(), **TOL[np.float64])
+    if training:  # batch statistics only, nothing to update
+        check_op(fn(lambda x: (None, None)), shapes=shapes)
+
+
+def test_batchnorm_gradcheck():
+    w, b = np.random.default_rng(7).uniform(0.5, 1.5, (2, 3))
+    check_grad(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+               inputs=[np.random.default_rng(8).standard_normal((3, 3, 2, 2)), w, b])
+    mean = ember.tensor([0.1, -0.2, 0.3], device=DEVICE)
+    var = ember.tensor([0.5, 1.0, 2.0], device=DEVICE)
+    check_grad(lambda x, w, b: F.batch_norm(x, mean, var, w, b, training=False),
+               inputs=[np.random.default_rng(9).standard_normal((3, 3, 2)), w, b])

@@ -1,0 +1,66 @@
+"""Pooling functions against PyTorch in float64: max-unpooling in 1-D and 3-D, PyTorch's
+positional order, channel-major memory, ceil_mode windows on 1x1 maps; gradchecks."""
+import numpy as np
+import pytest
+from _parity import DEVICE, assert_close, check_op, import_torch, random_inputs
+from _table import Op
+
+import ember
+import ember.nn.functional as F
+
+torch = import_torch()
+TF = torch.nn.functional
+
+
+def test_max_unpool_1d_3d():
+    x1 = random_inputs([(2, 3, 8)])[0]
+    _, i1 = TF.max_pool1d(torch.tensor(x1), 2, return_indices=True)
+    check_op(lambda p: F.max_unpool1d(p, ember.tensor(i1.numpy(), device=DEVICE), 2),
+             lambda p: TF.max_unpool1d(p, i1, 2), inputs=[random_inputs([(2, 3, 4)])[0]])
+    x3 = random_inputs([(1, 2, 4, 4, 6)])[0]
+    _, i3 = TF.max_pool3d(torch.tensor(x3), 2, return_indices=True)
+    check_op(lambda p: F.max_unpool3d(p, ember.tensor(i3.numpy(), device=DEVICE), 2),
+             lambda p: TF.max_unpool3d(p, i3, 2), inputs=[random_inputs([(1, 2, 2, 2, 3)])[0]])
+
+
+def _f(name, *args, **kwargs):
+    """``m.nn.functional.<name>(x, *args, **kwargs)``: the same call on ember and on torch."""
+    return lambda m, x: getattr(m.nn.functional, name)(x, *args, **kwargs)
+
+
+GRADCHECKS = {  # ember only: min_pool2d is not torch's
+    "max": Op(_f("max_pool2d", 3, 2, 1, ceil_mode=True)),
+    "max-dilated": Op(_f("max_pool2d", 2, dilation=2)),
+    "avg": Op(_f("avg_pool2d", 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    "avg-tiled": Op(_f("avg_pool2d", 2)),
+    "adaptive-avg": Op(_f("adaptive_avg_pool2d", (2, 3))),
+    "adaptive-max": Op(_f("adaptive_max_pool2d", (2, 3))),
+    "min": Op(_f("min_pool2d", 2, 1)),
+    "max1d": Op(lambda m, x: m.nn.functional.max_pool1d(x.flatten(2), 3, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECKS))
+def test_gradcheck(name):
+    # distinct values (a permutation) keep max pooling away from ties
+    x = np.random.default_rng(0).permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) / 10.0
+    GRADCHECKS[name].gradcheck(inputs=[x])
+
+
+def test_functional_defaults_and_memory_order():
+    x = random_inputs([(2, 3, 6, 6)])[0]
+    check_op(lambda t: F.max_pool2d(t, (2, 3), None, 0, 1, False, True),
+             lambda t: TF.max_pool2d(t, (2, 3), None, 0, 1, False, True), inputs=[x])
+    check_op(lambda t: F.avg_pool2d(t, 2, 1, 1, True, False, None),
+             lambda t: TF.avg_pool2d(t, 2, 1, 1, True, False, None), inputs=[x])
+    # a channel-major input (as a conv produces) gives a channel-major result
+    cm = ember.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).permute(1, 0, 2, 3)
+    y = F.max_pool2d(cm, 2)
+    assert y.data.swapaxes(0, 1).flags.c_contiguous
+    assert_close(y.numpy(), TF.max_pool2d(torch.tensor(x), 2).numpy(), 0, 0)
+
+
+def test_ceil_mode_window_hanging_off_a_1x1_map_matches_torch():
+    # GoogLeNet's pools meet 1x1 maps at 28x28 input; torch returns a 1x1 output there
+    for name in ("max_pool2d", "avg_pool2d"):
+        Op(_f(name, 2, 2, ceil_mode=True)).parity(shapes=[(2, 3, 1, 1)])
