@@ -137,14 +137,20 @@ def parser(description):
     p.add_argument("--processes", type=int, default=6,
                    help="fresh processes per library in the isolated mode (default 6)")
     p.add_argument("--worker", nargs=2, metavar=("CASE", "LIBRARY"), help=argparse.SUPPRESS)
+    p.add_argument("cases", nargs="*", help="run only these cases (default: all)")
     return p
 
 
 def run_cases(script, cases, args, extra_args=()):
     """Time every case of ``cases`` ({key: Case}) as ``args`` say; return the rows
     (title, target, ratio)."""
+    unknown = set(args.cases) - set(cases)
+    if unknown:
+        raise SystemExit(f"unknown case(s) {sorted(unknown)}; known: {list(cases)}")
     rows = []
     for key, case in cases.items():
+        if args.cases and key not in args.cases:
+            continue
         if args.in_process:
             ratio = compare(case.title, case.build("ember"), case.build("torch"), case.target,
                             rounds=case.rounds, repeat=case.repeat, warmup=case.warmup)
