@@ -1,7 +1,9 @@
 """CNN training and inference steps, ember against PyTorch: LeNet-5 and CIFAR ResNet-20.
 
-    python benchmarks/bench_cnn.py            # everything (about 3 minutes on 2 cores)
-    python benchmarks/bench_cnn.py --quick    # fewer repeats
+    python benchmarks/bench_cnn.py                 # everything, isolated (~5 min on 2 cores)
+    python benchmarks/bench_cnn.py --quick         # 3 processes per library, fewer repeats
+    python benchmarks/bench_cnn.py --processes 4   # processes per library (default 6)
+    python benchmarks/bench_cnn.py --in-process    # both libraries in one process
 
 Both frameworks run float32 on the same threads (2 unless EMBER_BENCH_THREADS says
 otherwise), on the same data and the same weights (ember's copied from torch's state_dict).
@@ -9,16 +11,20 @@ A training step is forward + cross-entropy + backward + an SGD-with-momentum upd
 by hand on the parameter arrays of each framework. Targets (ember time / torch time):
 LeNet step <= 1.5x, ResNet-20 step <= 2.0x, inference of both (batch 256) <= 1.5x, and the
 peak memory of a ResNet-20 step <= 2x torch's, each measured in a fresh process.
+In the isolated mode (see ``harness.py``) every worker loads the same initial weights,
+saved once by the parent from torch's freshly seeded model.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("EMBER_BENCH_THREADS", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import harness  # first: it sets the BLAS thread count before NumPy loads
+from benchmarks import harness  # noqa: I001 - first: sets BLAS threads before NumPy loads
 
 import numpy as np
 
@@ -93,6 +99,8 @@ def build(framework, name, seed=0, device="cpu", state=None):
         no_grad = ember.no_grad
     model = lenet(nn) if name == "lenet" else resnet20(nn, F)
     if state is not None:
+        if framework == "torch":
+            state = {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
         model.load_state_dict(state)
     model.to(device)
     params = list(model.parameters())
@@ -186,15 +194,75 @@ def bench_memory(target):
     return ("resnet20 train step peak RSS", target, ratio)
 
 
+def timed_call(library, name, what, state_dir):
+    """The call a worker times: a train step (batch 128) or an inference (batch 256) of
+    network ``name`` in ``library``, from the weights saved in ``state_dir``."""
+    with np.load(os.path.join(state_dir, f"{name}.npz")) as f:
+        state = dict(f)
+    model, step, infer = build(library, name, state=state)
+    if what == "step":
+        x, y = data(library, name, 128)
+        return lambda: step(x, y)
+    model.eval()
+    x, _ = data(library, name, 256)
+    return lambda: infer(x)
+
+
+NETWORKS = ("lenet", "resnet20")
+TARGETS = {"lenet": (1.5, 1.5), "resnet20": (2.0, 1.5)}
+
+
+def cases(quick, state_dir=None):
+    """{key: Case} of the isolated mode, e.g. "lenet-step"."""
+    out = {}
+    for name in NETWORKS:
+        repeat, rounds = (20, 2) if name == "lenet" else (5, 2)
+        if quick:
+            repeat, rounds = max(repeat // 2, 3), 1
+        for what, target, label in zip(("step", "infer"), TARGETS[name],
+                                       ("train step (batch 128)", "inference (batch 256)")):
+            out[f"{name}-{what}"] = harness.Case(
+                f"{name} {label}", lambda lib, n=name, w=what: timed_call(lib, n, w, state_dir),
+                target, repeat=repeat, warmup=2 if name == "lenet" else 1, rounds=rounds)
+    return out
+
+
+def save_states(state_dir):
+    """Save each network's initial torch weights for the workers (NumPy arrays, .npz)."""
+    for name in NETWORKS:
+        model, _, _ = build("torch", name)
+        np.savez(os.path.join(state_dir, f"{name}.npz"),
+                 **{k: v.detach().numpy() for k, v in model.state_dict().items()})
+
+
 def main(argv=None):
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
-    print(f"threads: {harness.THREADS}, float32; ratio = ember / torch (lower is better)")
+    p = harness.parser(__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer processes and repeats")
+    p.add_argument("--state-dir", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        key, library = args.worker
+        harness.worker(cases(args.quick, args.state_dir)[key], library)
+        return 0
+    if args.quick and "--processes" not in (argv if argv is not None else sys.argv[1:]):
+        args.processes = 3
+    mode = "in one process" if args.in_process else f"{args.processes} processes per library"
+    import ember
+    print(f"threads: {harness.THREADS}, float32; ratio = ember / torch (lower is better); "
+          f"{mode}; ember from {os.path.dirname(ember.__file__)}")
     # first, while this process is small: a child's ru_maxrss starts at its parent's RSS
     memory = bench_memory(2.0)
-    for name in ("lenet", "resnet20"):
+    for name in NETWORKS:
         check_same_loss(name)
-    rows = bench_steps("lenet", 1.5, 1.5, repeat=10 if quick else 30)
-    rows += bench_steps("resnet20", 2.0, 1.5, repeat=3 if quick else 6)
+    if args.in_process:
+        rows = bench_steps("lenet", 1.5, 1.5, repeat=10 if args.quick else 30)
+        rows += bench_steps("resnet20", 2.0, 1.5, repeat=3 if args.quick else 6)
+    else:
+        with tempfile.TemporaryDirectory() as state_dir:
+            save_states(state_dir)
+            extra = ["--state-dir", state_dir] + (["--quick"] if args.quick else [])
+            rows = harness.run_cases(os.path.abspath(__file__), cases(args.quick), args,
+                                     extra)
     rows.append(memory)
     print("\n| benchmark | ratio | target |\n|---|---|---|")
     for what, target, ratio in rows:
