@@ -15,7 +15,7 @@ import math
 from ember import backend
 from ember.autograd.function import Function
 from ember.kernels import cuda_norm as _cuda_norm
-from ember.kernels.einsum import contract
+from ember.kernels.arrays import contract
 from ember.ops.inplace import increment_version
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
