@@ -11,6 +11,10 @@ from ember.backend import (Device, bool_, cuda_available, float16, float32, floa
                            manual_seed, set_default_dtype, set_rng_state, uint8)
 from ember.ops import *
 from ember import autograd, ops
+
+from ember.ops.public import checked_namespace
+
+globals().update(checked_namespace())  # ember.exp(np_array): PyTorch's TypeError
 from ember import optim
 
 __version__ = "0.1.0"

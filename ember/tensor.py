@@ -1,7 +1,8 @@
 """Tensor: an array (NumPy or CuPy) plus what autograd needs to know about it.
 
-``Tensor.data`` is the raw array (unlike PyTorch, where ``.data`` is a detached tensor; use
-``.detach()`` for that). Every method that computes is one line calling ``ember.ops``.
+``Tensor.array`` is the raw NumPy/CuPy array (ember's own name; the internals read it);
+``Tensor.data`` is PyTorch's: a tensor sharing the memory, outside the graph. Every method
+that computes is one line calling ``ember.ops``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _as_array(data, dtype=None, device=None):
     """Build an array from Python data, NumPy/CuPy arrays or Tensors (PyTorch's dtype rules:
     Python floats become the default dtype, ints int64, bools bool)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         dtype = np.dtype(dtype)
     if isinstance(data, np.generic) or backend.is_array(data):
@@ -44,7 +45,7 @@ def _to_host_list(data):
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         return [_to_host_list(d) for d in data]
     if isinstance(data, Tensor):
-        return backend.to_numpy(data.data)
+        return backend.to_numpy(data.array)
     return data
 
 
@@ -54,12 +55,12 @@ class Tensor:
     Create tensors with :func:`ember.tensor`, :func:`ember.zeros`, :func:`ember.randn`, ...
     """
 
-    __slots__ = ("__weakref__", "_hooks", "_out_idx", "_version", "data", "grad", "grad_fn",
+    __slots__ = ("__weakref__", "_hooks", "_out_idx", "_version", "array", "grad", "grad_fn",
                  "requires_grad")
     __array_priority__ = 1000  # NumPy scalars on the left defer to our reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = _as_array(data, dtype, device)
+        self.array = _as_array(data, dtype, device)
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
@@ -73,7 +74,7 @@ class Tensor:
     def _make(cls, array, requires_grad=False):
         """Wrap an array without checks (the hot path of every op)."""
         t = object.__new__(cls)
-        t.data = np.asarray(array) if isinstance(array, np.generic) else array
+        t.array = np.asarray(array) if isinstance(array, np.generic) else array
         t.requires_grad = requires_grad
         t.grad = None
         t.grad_fn = None
@@ -88,9 +89,9 @@ class Tensor:
         return self.grad_fn is None
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients, "
-                               f"got dtype {self.data.dtype}")
+                               f"got dtype {self.array.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) only applies to leaf tensors; "
                                "use .detach() for a tensor computed from others")
@@ -107,15 +108,15 @@ class Tensor:
             raise RuntimeError("backward() on a tensor that does not require grad and has no "
                                "grad_fn: no input of the computation had requires_grad=True")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output, got "
                                    f"shape {self.shape}; pass gradient= of the same shape")
-            g = backend.get_array_module(self.data).ones_like(self.data)
+            g = backend.get_array_module(self.array).ones_like(self.array)
         else:
-            g = _as_array(gradient).astype(self.data.dtype, copy=True)
-            if g.shape != self.data.shape:
+            g = _as_array(gradient).astype(self.array.dtype, copy=True)
+            if g.shape != self.array.shape:
                 raise RuntimeError(f"backward(): gradient of shape {g.shape} does not match the "
-                                   f"tensor's shape {self.data.shape}")
+                                   f"tensor's shape {self.array.shape}")
         run_backward([self], [g], retain_graph, inputs, accumulate=True)
 
     def register_hook(self, hook):
@@ -143,11 +144,11 @@ class Tensor:
         def keep(g):
             t = ref()
             if t is not None:
-                g = g.data.copy()
+                g = g.array.copy()
                 if t.grad is None:
                     t.grad = Tensor._make(g)
                 else:
-                    t.grad.data = t.grad.data + g
+                    t.grad.array = t.grad.array + g
         keep.retains_grad = True
         self.grad_fn.register_hook(self._out_idx, keep)
 
@@ -160,9 +161,23 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this one's data (and version counter), cut from the graph."""
-        t = Tensor._make(self.data)
+        t = Tensor._make(self.array)
         t._version = self._version
         return t
+
+    @property
+    def data(self):
+        """A tensor sharing this one's memory, outside the graph, as PyTorch's ``.data``:
+        in-place writes through it are invisible to autograd (its version counter is its
+        own), which is why ``detach()`` is usually the better choice."""
+        return Tensor._make(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` makes ``t`` hold ``other``'s array (any shape), as PyTorch."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"tensor.data must be set to a Tensor, got {type(value).__name__}")
+        self.array = value.array
 
     def detach_(self):
         self.grad_fn = None
@@ -172,33 +187,33 @@ class Tensor:
     # --- properties -------------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self.array.shape)
 
     def size(self, dim=None):
-        return Size(self.data.shape) if dim is None else self.data.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_cuda(self):
@@ -213,7 +228,7 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     def element_size(self):
-        return self.data.itemsize
+        return self.array.itemsize
 
     # --- conversion -------------------------------------------------------------------
     def numpy(self):
@@ -222,15 +237,15 @@ class Tensor:
                                "use tensor.detach().numpy()")
         if self.device.type != "cpu":
             raise TypeError(f"can't convert a {self.device} tensor to NumPy; use .cpu() first")
-        return self.data
+        return self.array
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def to(self, *args, dtype=None, device=None, copy=False):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
@@ -288,17 +303,17 @@ class Tensor:
         if self.requires_grad:
             raise RuntimeError("can't convert a tensor that requires grad to a NumPy array; "
                                "use tensor.detach()")
-        arr = backend.to_numpy(self.data)
+        arr = backend.to_numpy(self.array)
         return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self):
         return _format(self)
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is "
                                "ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -307,16 +322,16 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self.item())
 
     __hash__ = object.__hash__
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     # --- arithmetic ---------------------------------------------------------------------
     def __add__(self, other):
@@ -508,7 +523,7 @@ def _float_formatter(arr):
 
 
 def _format(t: Tensor) -> str:
-    arr = backend.to_numpy(t.data)
+    arr = backend.to_numpy(t.array)
     formatter = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
     body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000,
                            edgeitems=3, max_line_width=81, formatter=formatter)

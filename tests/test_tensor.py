@@ -197,3 +197,63 @@ def test_tensor_on_device(device):
     assert ember.zeros(2, device=device).device == ember.device(device)
     y = ember.tensor([1.0, 2.0], device=device)
     assert y.cpu().tolist() == [1.0, 2.0] and "tensor(" in repr(y)
+
+
+# --- .data as in PyTorch: a tensor sharing memory, outside the graph ----------------------
+
+def _both(fn):
+    """Run the same PyTorch idiom on ember and torch; return both results as NumPy."""
+    torch = import_torch()
+    return [np.asarray(fn(m)) for m in (ember, torch)]
+
+
+def test_data_is_a_detached_tensor_sharing_memory():
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    d = x.data
+    assert isinstance(d, ember.Tensor) and d is not x
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    assert np.shares_memory(d.array, x.array)
+    d.add_(1)  # the PyTorch idiom p.data.add_(...) updates the parameter
+    assert x.tolist() == [2.0, 3.0, 4.0] and x.requires_grad
+
+
+@pytest.mark.parametrize("idiom", [
+    lambda m: (lambda p: (p.data.add_(0.5), p)[1].detach())(m.ones(3, requires_grad=True)),
+    lambda m: m.ones(2, 3, requires_grad=True).data.numpy(),
+    lambda m: m.tensor([-1.0, 2.0], requires_grad=True).data.abs(),
+    lambda m: m.sqrt(m.tensor([4.0, 9.0], requires_grad=True).data),
+    lambda m: (lambda p: (p.data.mul_(3), p.data.sub_(1))[1])(m.ones(2, requires_grad=True)),
+], ids=["add_", "numpy", "abs", "sqrt", "chain"])
+def test_data_idioms_match_torch(idiom):
+    mine, theirs = _both(idiom)
+    np.testing.assert_array_equal(mine, theirs)
+
+
+def test_writes_through_data_are_invisible_to_autograd_like_torch():
+    """PyTorch's documented hazard, reproduced: no version error, the new values are used."""
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * x
+        x.data.mul_(2)
+        y.sum().backward()
+        return x.grad
+    mine, theirs = _both(run)
+    np.testing.assert_array_equal(mine, theirs)
+
+
+def test_setting_data_replaces_the_array_like_torch():
+    torch = import_torch()
+    layers = (ember.nn.Linear(2, 3), torch.nn.Linear(2, 3))
+    for m, layer in zip((ember, torch), layers):
+        layer.weight.data = m.zeros(4, 5)
+    (e, t) = layers
+    assert tuple(e.weight.shape) == tuple(t.weight.shape) == (4, 5)
+    assert e.weight.requires_grad and isinstance(e.weight, ember.nn.Parameter)
+    with pytest.raises(TypeError, match="must be set to a Tensor, got ndarray"):
+        e.weight.data = np.ones(3)
+
+
+def test_array_is_the_raw_array():
+    x = ember.ones(2, 3)
+    assert isinstance(x.array, np.ndarray) and x.array.shape == (2, 3)
+    assert x.detach().array is x.array and x.data.array is x.array

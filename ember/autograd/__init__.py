@@ -22,9 +22,9 @@ def _root_grads(outputs, grad_outputs):
             if o.numel() != 1:
                 raise RuntimeError(f"grad: output of shape {tuple(o.shape)} is not a scalar; "
                                    "pass grad_outputs")
-            grads.append(get_array_module(o.data).ones_like(o.data))
+            grads.append(get_array_module(o.array).ones_like(o.array))
         else:
-            grads.append((g.data if isinstance(g, Tensor) else g).astype(o.dtype, copy=True))
+            grads.append((g.array if isinstance(g, Tensor) else g).astype(o.dtype, copy=True))
     return grads
 
 

@@ -64,7 +64,7 @@ def _run_hooks(hooks, g):
     for hook in hooks:
         out = hook(Tensor._make(g))
         if out is not None:
-            g = out.data if isinstance(out, Tensor) else out
+            g = out.array if isinstance(out, Tensor) else out
     return g
 
 
@@ -165,10 +165,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
         for t, gx, need in zip(node.inputs, gxs, node.needs_input_grad):
             if not need or gx is None:
                 continue
-            if gx.shape != t.data.shape:
-                gx = sum_to(gx, t.data.shape)
-            if gx.dtype != t.data.dtype:
-                gx = gx.astype(t.data.dtype)
+            if gx.shape != t.array.shape:
+                gx = sum_to(gx, t.array.shape)
+            if gx.dtype != t.array.dtype:
+                gx = gx.astype(t.array.dtype)
             deliver(t, gx)
         if not retain_graph:
             node.__dict__.clear()
@@ -187,9 +187,9 @@ def _accumulate_leaf(t, g, borrowed):
         else:
             borrowed.add(id(g))  # kept without a copy; other nodes may still hold it
         t.grad = Tensor._make(g)
-    elif id(t.grad.data) in borrowed:
+    elif id(t.grad.array) in borrowed:
         # the array may also be an upstream gradient still waiting in this pass
-        borrowed.discard(id(t.grad.data))
-        t.grad.data = t.grad.data + g
+        borrowed.discard(id(t.grad.array))
+        t.grad.array = t.grad.array + g
     else:
-        t.grad.data += g
+        t.grad.array += g

@@ -52,7 +52,7 @@ class Function:
     def apply(cls, *inputs, **config):
         """Run the op on Tensors (or ``None``, or raw constant arrays) and record it."""
         fn = cls.__new__(cls)
-        xs = [t.data if isinstance(t, Tensor) else t for t in inputs]
+        xs = [t.array if isinstance(t, Tensor) else t for t in inputs]
         if _CPU_ONLY:  # the common case, without a per-op device lookup
             fn.xp = _numpy
         else:
@@ -74,17 +74,17 @@ class Function:
             outs = (Tensor._make(ys),)
         if record:
             fn.inputs = inputs
-            fn.out_meta = [(o.data.shape, o.data.dtype) for o in outs] if len(outs) > 1 else None
+            fn.out_meta = [(o.array.shape, o.array.dtype) for o in outs] if len(outs) > 1 else None
             for i, o in enumerate(outs):
-                if o.data.dtype.kind in "fc":  # integer and bool outputs carry no gradient
+                if o.array.dtype.kind in "fc":  # integer and bool outputs carry no gradient
                     o.requires_grad = True
                     o.grad_fn = fn
                     o._out_idx = i
             saved = fn.__dict__.get("saved")
             if saved:  # remember the versions of saved tensors (the message is built lazily)
-                fn._versions = [(t._version, t._version[0], k, t.data.shape)
+                fn._versions = [(t._version, t._version[0], k, t.array.shape)
                                 for k, t in enumerate((*inputs, *outs))
-                                if isinstance(t, Tensor) and any(s is t.data for s in saved)]
+                                if isinstance(t, Tensor) and any(s is t.array for s in saved)]
         return outs if type(ys) is tuple else outs[0]
 
 

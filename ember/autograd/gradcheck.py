@@ -28,17 +28,17 @@ def _check_inputs(inputs):
 
 def numerical_jacobian(fn, inputs, i, eps):
     """d(outputs)/d(inputs[i]) by central differences, one column per input element."""
-    x = inputs[i].data  # perturbed in place, element by element (any memory layout)
+    x = inputs[i].array  # perturbed in place, element by element (any memory layout)
     cols = []
     with no_grad():
         for k in range(x.size):
             at = tuple(int(j) for j in np.unravel_index(k, x.shape))
             orig = x[at].item()
             x[at] = orig + eps
-            plus = [backend.to_numpy(o.data).astype(np.float64).ravel()
+            plus = [backend.to_numpy(o.array).astype(np.float64).ravel()
                     for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
             x[at] = orig - eps
-            minus = [backend.to_numpy(o.data).astype(np.float64).ravel()
+            minus = [backend.to_numpy(o.array).astype(np.float64).ravel()
                      for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
             x[at] = orig
             cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
@@ -55,9 +55,9 @@ def analytical_jacobian(fn, inputs, i):
             if not o.requires_grad:
                 rows.append(np.zeros(inputs[i].numel()))
                 continue
-            seed = backend.get_array_module(o.data).zeros(o.numel(), o.data.dtype)
+            seed = backend.get_array_module(o.array).zeros(o.numel(), o.array.dtype)
             seed[k] = 1
-            seed = seed.reshape(o.data.shape)
+            seed = seed.reshape(o.array.shape)
             g, = run_backward([o], [seed], retain_graph=True, inputs=[inputs[i]])
             rows.append(np.zeros(inputs[i].numel()) if g is None else
                         backend.to_numpy(g).astype(np.float64).ravel())
@@ -104,19 +104,19 @@ def _fast_check(fn, inputs, i, eps, atol, rtol, rng):
     outs = [o for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
     us = [rng.standard_normal(o.shape) for o in outs]
     v = rng.standard_normal(t.shape)
-    xp = backend.get_array_module(t.data)
+    xp = backend.get_array_module(t.array)
     grads = run_backward([o for o in outs if o.requires_grad],
                          [xp.asarray(u, dtype=o.dtype) for u, o in zip(us, outs)
                           if o.requires_grad], retain_graph=True, inputs=[t])
     ana = 0.0 if grads[0] is None else float((backend.to_numpy(grads[0]) * v).sum())
-    orig = t.data.copy()
+    orig = t.array.copy()
     with no_grad():
-        t.data[...] = orig + eps * xp.asarray(v)
-        plus = [backend.to_numpy(o.data) for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
-        t.data[...] = orig - eps * xp.asarray(v)
-        minus = [backend.to_numpy(o.data) for o in _outputs(fn, inputs)
+        t.array[...] = orig + eps * xp.asarray(v)
+        plus = [backend.to_numpy(o.array) for o in _outputs(fn, inputs) if isinstance(o, Tensor)]
+        t.array[...] = orig - eps * xp.asarray(v)
+        minus = [backend.to_numpy(o.array) for o in _outputs(fn, inputs)
                  if isinstance(o, Tensor)]
-        t.data[...] = orig
+        t.array[...] = orig
     num = float(sum(((p - m) / (2 * eps) * u).sum() for p, m, u in zip(plus, minus, us)))
     ok = abs(ana - num) <= atol + rtol * abs(num)
     return ok, (f"gradcheck (fast mode): input {i} (shape {tuple(t.shape)}): u^T J v "

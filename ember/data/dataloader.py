@@ -51,8 +51,8 @@ def default_collate(batch):
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        xp = backend.get_array_module(elem.data)
-        return Tensor._make(xp.stack([b.data for b in batch]))
+        xp = backend.get_array_module(elem.array)
+        return Tensor._make(xp.stack([b.array for b in batch]))
     if backend.is_array(elem):
         if elem.dtype.kind in "OSU":
             raise TypeError(f"default_collate: cannot batch arrays of dtype {elem.dtype}")
@@ -105,7 +105,7 @@ def _batch_to_tensors(batch):
 
 
 def _to_device(batch, device):
-    return _map_leaves(lambda x: Tensor._make(backend.to_device(x.data, device))
+    return _map_leaves(lambda x: Tensor._make(backend.to_device(x.array, device))
                        if isinstance(x, Tensor) else x, batch)
 
 

@@ -32,7 +32,7 @@ class Dataset:
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 class TensorDataset(Dataset):
@@ -182,7 +182,7 @@ def _concat_parts(parts, inverse):
     if isinstance(first, dict):
         return {k: _concat_parts([p[k] for p in parts], inverse) for k in first}
     if isinstance(first, Tensor):
-        return Tensor._make(_concat_parts([p.data for p in parts], inverse))
+        return Tensor._make(_concat_parts([p.array for p in parts], inverse))
     xp = backend.get_array_module(first)
     return xp.concatenate(parts)[xp.asarray(inverse)]
 

@@ -32,7 +32,7 @@ __all__ = ["Transform", "Compose", "ToTensor", "Normalize", "Pad", "CenterCrop",
 
 def _unwrap(x):
     if isinstance(x, Tensor):
-        return x.data, True
+        return x.array, True
     return (x if backend.get_array_module(x) is not np else np.asarray(x)), False
 
 

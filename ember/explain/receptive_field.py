@@ -36,8 +36,8 @@ def _constant(name, t):
     """The probe's value for a parameter/buffer: a float64 constant broadcast to its shape
     (no memory is allocated for layers that never run)."""
     shape, dtype = tuple(t.shape), np.float64
-    if t.data.dtype.kind != "f":
-        return backend.to_numpy(t.data)
+    if t.array.dtype.kind != "f":
+        return backend.to_numpy(t.array)
     if name == "weight" and len(shape) >= 2:  # conv / linear: average the inputs
         value = 1.0 / (t.numel() // shape[0])
     elif name in ("bias", "running_mean"):
@@ -45,7 +45,7 @@ def _constant(name, t):
     elif name in ("weight", "running_var"):  # BN/LN scale, running variance
         value = 1.0
     else:
-        return backend.to_numpy(t.data).astype(dtype)
+        return backend.to_numpy(t.array).astype(dtype)
     return np.broadcast_to(np.asarray(value, dtype), shape)
 
 
@@ -151,11 +151,11 @@ def _backprop_one_unit(out, x, position):
                          f"{tuple(out.shape)}")
     h, w = out.shape[2:]
     i, j = position if position is not None else (h // 2, w // 2)
-    xp = backend.get_array_module(out.data)
-    g = xp.zeros(out.shape, dtype=out.data.dtype)
+    xp = backend.get_array_module(out.array)
+    g = xp.zeros(out.shape, dtype=out.array.dtype)
     g[0, :, i, j] = 1
     out.backward(g)
-    grad = np.abs(backend.to_numpy(x.grad.data[0])).sum(0)
+    grad = np.abs(backend.to_numpy(x.grad.array[0])).sum(0)
     rows, cols = np.nonzero(grad)
     if rows.size == 0:
         raise RuntimeError("receptive_field: the gradient is zero everywhere (dead unit); "

@@ -65,7 +65,7 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"__float__": repr(obj)}
         if isinstance(obj, Tensor):
-            ref = {"__tensor__": self._add(obj.data), "requires_grad": obj.requires_grad}
+            ref = {"__tensor__": self._add(obj.array), "requires_grad": obj.requires_grad}
             if type(obj).__name__ == "Parameter":
                 ref["parameter"] = True
             if obj.device.type != "cpu":

@@ -12,8 +12,8 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = _as_array([])
-        super().__init__(data.data if isinstance(data, Tensor) else data)
-        self.requires_grad = bool(requires_grad) and self.data.dtype.kind in "fc"
+        super().__init__(data.array if isinstance(data, Tensor) else data)
+        self.requires_grad = bool(requires_grad) and self.array.dtype.kind in "fc"
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -25,5 +25,5 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data, persistent=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data.array if isinstance(data, Tensor) else data)
         self.persistent = persistent

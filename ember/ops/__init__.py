@@ -23,3 +23,4 @@ from ember.ops.shape import (broadcast_to, cat, chunk, concat, concatenate, expa
                              split, squeeze, stack, swapaxes, transpose, unflatten, unsqueeze,
                              view, view_as)
 
+

@@ -31,7 +31,7 @@ def result_type(*operands):
     best = None  # (priority, category, dtype): dimensioned > 0-d tensors > numbers
     for x in operands:
         if isinstance(x, Tensor):
-            dtype, prio = x.data.dtype, 2 if x.data.ndim else 1
+            dtype, prio = x.array.dtype, 2 if x.array.ndim else 1
         elif hasattr(x, "ndim") and not isinstance(x, np.generic):  # a raw array: as a tensor
             dtype, prio = x.dtype, 2 if x.ndim else 1
         else:
@@ -54,7 +54,7 @@ def promote(*operands):
         if isinstance(x, Tensor):
             if device is None:
                 device = x.device
-            out.append(x if x.data.dtype == dtype else x.to(dtype=dtype))
+            out.append(x if x.array.dtype == dtype else x.to(dtype=dtype))
         else:
             out.append(x)
     xp = device.xp if device is not None else np
@@ -62,7 +62,7 @@ def promote(*operands):
 
 
 def _binary(cls, a, b):
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype == b.array.dtype:
         return cls.apply(a, b)  # nothing to promote (devices are checked by apply)
     return cls.apply(*promote(a, b))
 
@@ -194,8 +194,8 @@ def reciprocal(x):
 
 def _no_grad_binary(func, a, b, dtype=None):
     a, b = promote(a, b)
-    x = a.data if isinstance(a, Tensor) else a
-    y = b.data if isinstance(b, Tensor) else b
+    x = a.array if isinstance(a, Tensor) else a
+    y = b.array if isinstance(b, Tensor) else b
     return Tensor._make(func(x, y))
 
 
@@ -253,19 +253,19 @@ def bitwise_or(a, b):
 
 
 def logical_not(x):
-    return Tensor._make(~x.data.astype(bool))
+    return Tensor._make(~x.array.astype(bool))
 
 
 def isnan(x):
-    return Tensor._make(backend.get_array_module(x.data).isnan(x.data))
+    return Tensor._make(backend.get_array_module(x.array).isnan(x.array))
 
 
 def isinf(x):
-    return Tensor._make(backend.get_array_module(x.data).isinf(x.data))
+    return Tensor._make(backend.get_array_module(x.array).isinf(x.array))
 
 
 def isfinite(x):
-    return Tensor._make(backend.get_array_module(x.data).isfinite(x.data))
+    return Tensor._make(backend.get_array_module(x.array).isfinite(x.array))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -274,9 +274,9 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+    return bool(isclose(a, b, rtol, atol, equal_nan).array.all())
 
 
 def equal(a, b) -> bool:
     """True when both tensors have the same shape and elements."""
-    return tuple(a.shape) == tuple(b.shape) and bool((a.data == b.data).all())
+    return tuple(a.shape) == tuple(b.shape) and bool((a.array == b.array).all())

@@ -30,7 +30,7 @@ def _xp(device):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (lists, numbers, NumPy arrays, tensors)."""
     arr = _as_array(data, dtype, device)
-    if arr is data or (isinstance(data, Tensor) and arr is data.data):
+    if arr is data or (isinstance(data, Tensor) and arr is data.array):
         arr = arr.copy()  # never share memory with the source (use as_tensor for that)
     return _new(arr, requires_grad)
 

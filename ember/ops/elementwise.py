@@ -200,7 +200,7 @@ class Cumsum(Function):
 
 def _floating(x):
     """Integer and bool tensors enter float maths as the default dtype, as in PyTorch."""
-    return x.to(backend.get_default_dtype()) if x.data.dtype.kind in "biu" else x
+    return x.to(backend.get_default_dtype()) if x.array.dtype.kind in "biu" else x
 
 
 def exp(x):
@@ -237,7 +237,7 @@ def abs(x):
 
 def sign(x):
     """-1, 0 or 1 elementwise; its gradient is zero."""
-    return Tensor._make(backend.get_array_module(x.data).sign(x.data))
+    return Tensor._make(backend.get_array_module(x.array).sign(x.array))
 
 
 def sin(x):
@@ -288,8 +288,8 @@ def minimum(a, b):
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
     a, b = promote(a, b)
-    values = [t.data if isinstance(t, Tensor) else t for t in (a, b)]
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    values = [t.array if isinstance(t, Tensor) else t for t in (a, b)]
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if not hasattr(cond, "astype"):  # a bool or a list: onto the values' device
         cond = backend.get_array_module(*values).asarray(cond)
     if backend.device_of(cond) != backend.device_of(values[0]):
@@ -311,7 +311,7 @@ def cumsum(x, dim):
 
 def _no_grad_unary(name):
     def op(x):
-        return Tensor._make(getattr(backend.get_array_module(x.data), name)(x.data))
+        return Tensor._make(getattr(backend.get_array_module(x.array), name)(x.array))
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}; piecewise constant, so no gradient flows."
     return op

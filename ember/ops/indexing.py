@@ -15,7 +15,7 @@ def _key(key, xp):
     if isinstance(key, tuple):
         return tuple(_key(k, xp) for k in key)
     if isinstance(key, Tensor):
-        return key.data
+        return key.array
     if isinstance(key, list):
         return xp.asarray(key)
     return key
@@ -111,7 +111,7 @@ def gather_index(index, axis, xp):
 
 
 def _index_array(index, name):
-    arr = index.data if isinstance(index, Tensor) else np.asarray(index)
+    arr = index.array if isinstance(index, Tensor) else np.asarray(index)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {arr.dtype}")
     return arr
@@ -119,7 +119,7 @@ def _index_array(index, name):
 
 def getitem(x, key):
     """``x[key]`` with ints, slices, None, ``...``, integer tensors and boolean masks."""
-    key = _key(key, backend.get_array_module(x.data))
+    key = _key(key, backend.get_array_module(x.array))
     try:
         return _view(GetItem.apply(x, key=key), x)  # basic indexing gives a view
     except IndexError as e:
@@ -130,11 +130,11 @@ def getitem(x, key):
 def setitem(x, key, value):
     """``x[key] = value``: writes in place; inside a graph it is recorded as an op."""
     from ember.ops.inplace import increment_version, inplace
-    key = _key(key, backend.get_array_module(x.data))
+    key = _key(key, backend.get_array_module(x.array))
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value, dtype=x.dtype), device=x.device)
     if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
-        x.data[key] = value.data  # outside any graph: write just the selected elements
+        x.array[key] = value.array  # outside any graph: write just the selected elements
         increment_version(x)
         return
     inplace(x, lambda t, v: SetItem.apply(t, v, key=key), value)

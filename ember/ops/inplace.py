@@ -31,13 +31,13 @@ def _check_leaf(x):
 
 
 def _write(x, array):
-    if array.shape != x.data.shape:
+    if array.shape != x.array.shape:
         raise ValueError(f"in-place result of shape {tuple(array.shape)} cannot be written "
-                         f"into a tensor of shape {tuple(x.data.shape)}")
-    if array.dtype != x.data.dtype and array.dtype.kind == "f" and x.data.dtype.kind in "biu":
+                         f"into a tensor of shape {tuple(x.array.shape)}")
+    if array.dtype != x.array.dtype and array.dtype.kind == "f" and x.array.dtype.kind in "biu":
         raise TypeError(f"result dtype {array.dtype} cannot be written in place into a "
-                        f"tensor of dtype {x.data.dtype}")
-    x.data[...] = array
+                        f"tensor of dtype {x.array.dtype}")
+    x.array[...] = array
     increment_version(x)
 
 
@@ -47,13 +47,13 @@ def inplace(x, op, *args):
     recording = _enabled[0] and (x.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args))
     if not recording:
-        _write(x, op(x.detach(), *args).data)
+        _write(x, op(x.detach(), *args).array)
         return x
-    alias = Tensor._make(x.data, x.requires_grad)
+    alias = Tensor._make(x.array, x.requires_grad)
     alias.grad_fn, alias._out_idx, alias._version = x.grad_fn, x._out_idx, x._version
     out = op(alias, *(alias if a is x else a for a in args))  # `x *= x`: both are the old x
     _protect_saved(out.grad_fn, x)
-    _write(x, out.data)
+    _write(x, out.array)
     x.grad_fn, x._out_idx, x.requires_grad = out.grad_fn, out._out_idx, True
     return x
 
@@ -63,7 +63,7 @@ def _protect_saved(node, x):
     ``w``'s gradient), give it private copies, since ``x``'s memory is about to be
     overwritten; only then is a copy paid for."""
     saved = node.__dict__.get("saved") if node is not None else None
-    owner = memory_owner(x.data)
+    owner = memory_owner(x.array)
     if saved and any(memory_owner(s) is owner for s in saved):
         node.saved = tuple(s.copy() if memory_owner(s) is owner else s for s in saved)
         node._versions = [v for v in node._versions if v[0] is not x._version]
@@ -75,6 +75,6 @@ def fill_(x, value):
     if x.requires_grad and _enabled[0]:
         raise RuntimeError("fill_/zero_/normal_/uniform_ on a tensor in a graph; do it under "
                            "`with ember.no_grad():`")
-    x.data[...] = value.data if isinstance(value, Tensor) else value
+    x.array[...] = value.array if isinstance(value, Tensor) else value
     increment_version(x)
     return x

@@ -292,21 +292,21 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _arg(x, dim, keepdim, func):
-    xp = backend.get_array_module(x.data)
+    xp = backend.get_array_module(x.array)
     if dim is None:
-        out = func(x.data.reshape(-1))
+        out = func(x.array.reshape(-1))
         return Tensor._make(xp.asarray(out).reshape((1,) * x.ndim if keepdim else ()))
     x1, axis = _lift(x, dim)
-    out = func(x1.data, axis=axis)
+    out = func(x1.array, axis=axis)
     return Tensor._make(xp.expand_dims(out, axis) if keepdim and x.ndim else out)
 
 
 def argmax(x, dim=None, keepdim=False):
-    return _arg(x, dim, keepdim, backend.get_array_module(x.data).argmax)
+    return _arg(x, dim, keepdim, backend.get_array_module(x.array).argmax)
 
 
 def argmin(x, dim=None, keepdim=False):
-    return _arg(x, dim, keepdim, backend.get_array_module(x.data).argmin)
+    return _arg(x, dim, keepdim, backend.get_array_module(x.array).argmin)
 
 
 def logsumexp(x, dim, keepdim=False):
@@ -336,12 +336,12 @@ def log_softmax(x, dim):
 
 
 def all(x, dim=None, keepdim=False):
-    return Tensor._make(x.data.astype(bool).all(axis=None if dim is None else _axes(
+    return Tensor._make(x.array.astype(bool).all(axis=None if dim is None else _axes(
         dim, x.ndim), keepdims=keepdim))
 
 
 def any(x, dim=None, keepdim=False):
-    return Tensor._make(x.data.astype(bool).any(axis=None if dim is None else _axes(
+    return Tensor._make(x.array.astype(bool).any(axis=None if dim is None else _axes(
         dim, x.ndim), keepdims=keepdim))
 
 

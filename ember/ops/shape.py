@@ -27,7 +27,7 @@ def _sizes(args):
 def _view(out, x):
     """An output sharing ``x``'s memory shares its version counter too, as PyTorch's views
     do: an in-place write through either one is then seen by values saved from the other."""
-    if memory_owner(out.data) is memory_owner(x.data):
+    if memory_owner(out.array) is memory_owner(x.array):
         out._version = x._version
     return out
 

@@ -34,7 +34,7 @@ class Adadelta(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         rho, eps = group["rho"], group["eps"]
         if not state:
             state["step"] = 0
@@ -42,11 +42,11 @@ class Adadelta(Optimizer):
             state["acc_delta"] = self._zeros_like(p)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
-        v, u = state["square_avg"].data, state["acc_delta"].data
+            g = g + group["weight_decay"] * p.array
+        v, u = state["square_avg"].array, state["acc_delta"].array
         v *= rho
         v += (1 - rho) * g * g
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g
         u *= rho
         u += (1 - rho) * delta * delta
-        p.data -= group["lr"] * delta
+        p.array -= group["lr"] * delta

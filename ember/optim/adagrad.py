@@ -46,17 +46,17 @@ class Adagrad(Optimizer):
     def _init_state(p, state, group):
         if not state:
             state["step"] = 0
-            xp = backend.get_array_module(p.data)
+            xp = backend.get_array_module(p.array)
             state["sum"] = Tensor._make(
-                xp.full_like(p.data, group["initial_accumulator_value"]))
+                xp.full_like(p.array, group["initial_accumulator_value"]))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         self._init_state(p, state, group)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        s = state["sum"].data
+        s = state["sum"].array
         s += g * g
-        p.data -= clr * (g / (xp.sqrt(s) + group["eps"]))
+        p.array -= clr * (g / (xp.sqrt(s) + group["eps"]))

@@ -19,9 +19,9 @@ def _decay_weights(p, g, group):
     if wd == 0:
         return g
     if group.get("decoupled_weight_decay", False):
-        p.data *= 1 - group["lr"] * wd
+        p.array *= 1 - group["lr"] * wd
         return g
-    return g + wd * p.data
+    return g + wd * p.array
 
 
 def _adam_moments(p, g, state, group):
@@ -35,7 +35,7 @@ def _adam_moments(p, g, state, group):
         state["exp_avg"] = Optimizer._zeros_like(p)
         state["exp_avg_sq"] = Optimizer._zeros_like(p)
     state["step"] += 1
-    m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
     m *= beta1
     m += (1 - beta1) * g
     v *= beta2
@@ -76,18 +76,18 @@ class Adam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         t, m, v, g = _adam_moments(p, g, state, group)
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = self._zeros_like(p)
-            v = xp.maximum(state["max_exp_avg_sq"].data, v, out=state["max_exp_avg_sq"].data)
+            v = xp.maximum(state["max_exp_avg_sq"].array, v, out=state["max_exp_avg_sq"].array)
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
         denom = xp.sqrt(v) / bias_correction2 ** 0.5 + group["eps"]
-        p.data -= lr / bias_correction1 * (m / denom)
+        p.array -= lr / bias_correction1 * (m / denom)
 
 
 class AdamW(Adam):

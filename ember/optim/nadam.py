@@ -44,7 +44,7 @@ class NAdam(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         beta1, beta2 = group["betas"]
         lr, psi = group["lr"], group["momentum_decay"]
         t, m, v, g = _adam_moments(p, g, state, group)
@@ -53,5 +53,5 @@ class NAdam(Optimizer):
         state["mu_product"] = state.get("mu_product", 1.0) * mu
         mu_product_next = state["mu_product"] * mu_next
         denom = xp.sqrt(v / (1 - beta2 ** t)) + group["eps"]
-        p.data += (-lr * (1.0 - mu) / (1.0 - state["mu_product"])) * (g / denom)
-        p.data += (-lr * mu_next / (1.0 - mu_product_next)) * (m / denom)
+        p.array += (-lr * (1.0 - mu) / (1.0 - state["mu_product"])) * (g / denom)
+        p.array += (-lr * mu_next / (1.0 - mu_product_next)) * (m / denom)

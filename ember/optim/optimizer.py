@@ -2,7 +2,7 @@
 
 Subclasses write their algorithm once, for one parameter, in ``_update(p, grad, state,
 group)``: ``grad`` is the raw gradient array (already negated when ``maximize``), ``state`` the
-parameter's state dict and ``group`` its hyperparameters. Updates change ``p.data`` in place,
+parameter's state dict and ``group`` its hyperparameters. Updates change ``p.array`` in place,
 outside the autograd graph, so modules and anything else holding the parameter see the change.
 
 State layout follows PyTorch: ``optimizer.state[p]`` is a dict whose arrays are Tensors
@@ -98,7 +98,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates
@@ -112,7 +112,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
+                grad = p.grad.array
                 if group.get("maximize", False):
                     grad = -grad
                 state = self.state[p]
@@ -128,7 +128,7 @@ class Optimizer:
     @staticmethod
     def _zeros_like(p):
         """A zero state Tensor with the parameter's shape, dtype and device."""
-        return Tensor._make(backend.get_array_module(p.data).zeros_like(p.data))
+        return Tensor._make(backend.get_array_module(p.array).zeros_like(p.array))
 
     # --- state_dict ---------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -216,9 +216,9 @@ def _cast_state(p, value):
     ``step`` and other counters stay plain numbers."""
     if not _is_array(value):
         return value
-    array = backend.to_device(value.data if isinstance(value, Tensor) else value, p.device)
-    if array.dtype.kind == "f" and p.data.dtype.kind == "f":
-        array = array.astype(p.data.dtype)  # copies
+    array = backend.to_device(value.array if isinstance(value, Tensor) else value, p.device)
+    if array.dtype.kind == "f" and p.array.dtype.kind == "f":
+        array = array.astype(p.array.dtype)  # copies
     else:
         array = array.copy()
     return Tensor._make(array)

@@ -36,7 +36,7 @@ class RAdam(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         t, m, v, g = _adam_moments(p, g, state, group)
@@ -49,6 +49,6 @@ class RAdam(Optimizer):
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
             adaptive = bias_correction2 ** 0.5 / (xp.sqrt(v) + group["eps"])
-            p.data -= m_hat * lr * adaptive * rect
+            p.array -= m_hat * lr * adaptive * rect
         else:
-            p.data -= m_hat * lr
+            p.array -= m_hat * lr

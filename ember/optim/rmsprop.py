@@ -40,7 +40,7 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _update(self, p, g, state, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         alpha = group["alpha"]
         if not state:
             state["step"] = 0
@@ -51,21 +51,21 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = self._zeros_like(p)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
-        v = state["square_avg"].data
+            g = g + group["weight_decay"] * p.array
+        v = state["square_avg"].array
         v *= alpha
         v += (1 - alpha) * g * g
         if group["centered"]:
-            c = state["grad_avg"].data
+            c = state["grad_avg"].array
             c *= alpha
             c += (1 - alpha) * g
             denom = xp.sqrt(v - c * c) + group["eps"]
         else:
             denom = xp.sqrt(v) + group["eps"]
         if group["momentum"] > 0:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
             buf *= group["momentum"]
             buf += g / denom
-            p.data -= group["lr"] * buf
+            p.array -= group["lr"] * buf
         else:
-            p.data -= group["lr"] * (g / denom)
+            p.array -= group["lr"] * (g / denom)

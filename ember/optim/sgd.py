@@ -50,13 +50,13 @@ class SGD(Optimizer):
     def _update(self, p, g, state, group):
         momentum = group["momentum"]
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = Tensor._make(g.copy())
             else:
-                buf.data *= momentum
-                buf.data += (1 - group["dampening"]) * g
-            g = g + momentum * buf.data if group["nesterov"] else buf.data
-        p.data -= group["lr"] * g
+                buf.array *= momentum
+                buf.array += (1 - group["dampening"]) * g
+            g = g + momentum * buf.array if group["nesterov"] else buf.array
+        p.array -= group["lr"] * g

@@ -42,7 +42,7 @@ def run_demo(steps=2000, hidden=100, lr=1.0, seed=0) -> int:
         loss.backward()
         with ember.no_grad():
             for p in params:
-                p.data -= lr * p.grad.data
+                p.array -= lr * p.grad.array
                 p.grad = None
         if step % max(1, steps // 10) == 0:
             acc = (logits.argmax(1) == y[:, 0]).float().mean().item()

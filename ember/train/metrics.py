@@ -9,7 +9,7 @@ from ember.tensor import Tensor
 
 
 def _np(x):
-    return backend.to_numpy(x.data if isinstance(x, Tensor) else x)
+    return backend.to_numpy(x.array if isinstance(x, Tensor) else x)
 
 
 def accuracy(logits, target) -> float:

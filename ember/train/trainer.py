@@ -132,7 +132,7 @@ class Trainer:
     def _accuracy(logits, y):
         if logits.ndim != 2 or y.ndim != 1:
             return float("nan")
-        return float((logits.data.argmax(1) == y.data).mean())
+        return float((logits.array.argmax(1) == y.array).mean())
 
     def _step_scheduler_epoch(self, logs):
         if self.scheduler is None or self.scheduler_interval != "epoch":
@@ -153,15 +153,15 @@ class Trainer:
                 x, y = _batch_to(batch, self.device)
                 out = self.model(x)
                 loss_avg.update(self.loss_fn(out, y).item(), len(y))
-                pred = backend.to_numpy(out.data.argmax(1))
-                true = backend.to_numpy(y.data)
+                pred = backend.to_numpy(out.array.argmax(1))
+                true = backend.to_numpy(y.array)
                 correct += int((pred == true).sum())
                 total += len(true)
                 preds.append(pred)
                 targets.append(true)
                 if keep_examples and len(wrong) < keep_examples:
                     bad = np.flatnonzero(pred != true)[:keep_examples - len(wrong)]
-                    xs = backend.to_numpy(x.data)
+                    xs = backend.to_numpy(x.array)
                     wrong.extend((xs[i], int(true[i]), int(pred[i])) for i in bad)
         result = {"loss": loss_avg.value, "accuracy": correct / max(total, 1),
                   "correct": correct, "total": total,

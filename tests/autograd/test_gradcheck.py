@@ -77,5 +77,5 @@ def test_scalar_input_and_output():
 
 def test_non_contiguous_input():
     x = ember.randn(3, 4, dtype=ember.float64).T.detach().requires_grad_()
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
     assert gradcheck(lambda x: (x * x).sum(0), [x])

@@ -176,12 +176,12 @@ def test_constant_ones_zeros_eye():
 
 def test_inits_work_in_place_on_parameters_without_graph():
     p = nn.Parameter(ember.zeros(20, 30))
-    data = p.data
+    data = p.array
     version = p._version[0]
     for fn in (init.uniform_, init.normal_, init.xavier_uniform_, init.kaiming_normal_,
                init.orthogonal_, init.trunc_normal_, init.ones_, init.eye_):
         out = fn(p)
-        assert out is p and p.data is data and p.grad_fn is None and p.requires_grad
+        assert out is p and p.array is data and p.grad_fn is None and p.requires_grad
     assert p._version[0] > version
     assert p.dtype == np.float32
 

@@ -83,12 +83,12 @@ def test_inplace_under_no_grad_updates_leaf():
 
 def test_version_counter_and_identity():
     x = ember.zeros(3)
-    data = x.data
+    data = x.array
     x += 1
     x.add_(1)
     x.zero_()
     x.fill_(3.0)
-    assert x.data is data and x._version[0] == 4 and x.tolist() == [3.0] * 3
+    assert x.array is data and x._version[0] == 4 and x.tolist() == [3.0] * 3
 
 
 def test_inplace_on_tensor_without_grad_joins_graph():

@@ -112,7 +112,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if not training or p == 0:
         return input
     if p == 1:
-        return _masked(input, input.data * 0, inplace)
+        return _masked(input, input.array * 0, inplace)
     keep = _keep(input, input.shape, p)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     shift = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p

@@ -83,7 +83,7 @@ def _broadcastable_to(name, what, t, input):
 
 def _raw(t, dtype):
     """A constant tensor's array in ``dtype`` (weights are not differentiable in PyTorch)."""
-    return None if t is None else t.data.astype(dtype, copy=False)
+    return None if t is None else t.array.astype(dtype, copy=False)
 
 
 def _reduce(loss, reduction):
@@ -131,7 +131,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:  # the quadratic branch would divide by zero
         return _reduce(d.abs(), reduction)
     ad = d.abs()
-    return _reduce(where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
+    return _reduce(where(ad.array < beta, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -143,7 +143,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _broadcast_pair(name, input, target)
     d = input - target
     ad = d.abs()
-    loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    loss = where(ad.array < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
     return _weighted(name, loss, weight, input, reduction, mean_by_weight=False)
 
 
@@ -163,7 +163,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:  # 0 * log(0) is 0: log(1) stands in where the target is 0
-        loss = target * (where(target.data == 0, 1.0, target).log() - input)
+        loss = target * (where(target.array == 0, 1.0, target).log() - input)
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)
@@ -184,7 +184,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + _EPSILON) * ((input2 * input2).sum(dim) + _EPSILON)
     cos = dot / norms.sqrt()
-    y = target.data
+    y = target.array
     loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, (cos - margin).clamp(min=0), 0.0)
     return _reduce(loss, reduction)
 
@@ -394,7 +394,7 @@ def _check_class_target(name, input, target, ignore_index, probs_ok):
     if target.dtype.kind not in "iu":
         raise ValueError(f"{name}: class-index target must be an integer tensor, got dtype "
                          f"{target.dtype}")
-    t = target.data
+    t = target.array
     bad = ((t < 0) | (t >= C)) & (t != ignore_index)
     if bad.any():
         raise ValueError(f"{name}: target value {int(t[bad][0])} is out of range for {C} "
@@ -437,7 +437,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else:
         _check_class_target(name, input, target, ignore_index, probs_ok=True)
         x, t = _batched(input, target, probs)
-        loss = CrossEntropy.apply(x, target=t.data, weight=w, ignore_index=ignore_index,
+        loss = CrossEntropy.apply(x, target=t.array, weight=w, ignore_index=ignore_index,
                                   reduction=reduction, label_smoothing=label_smoothing)
     return _unbatched(loss, input, reduction)
 
@@ -451,7 +451,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     w = _class_weight(name, weight, input)
     _check_class_target(name, input, target, ignore_index, probs_ok=False)
     x, t = _batched(input, target, False)
-    loss = NllLoss.apply(x, target=t.data, weight=w, ignore_index=ignore_index,
+    loss = NllLoss.apply(x, target=t.array, weight=w, ignore_index=ignore_index,
                          reduction=reduction)
     return _unbatched(loss, input, reduction)
 
@@ -469,7 +469,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _reduction(name, reduction, size_average, reduce)
     target = _binary_target(name, input, target)
     _broadcastable_to(name, "weight", weight, input)
-    x = input.data
+    x = input.array
     if ((x < 0) | (x > 1)).any():
         raise ValueError(f"{name}: all elements of input should be between 0 and 1 (they "
                          f"are probabilities; use BCEWithLogitsLoss for logits), got values "

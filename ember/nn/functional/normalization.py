@@ -242,8 +242,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          f"{input.device}, running_mean on {running_mean.device} and "
                          f"running_var on {running_var.device}")
     y = BatchNorm.apply(input, weight, bias,
-                        running_mean=None if running_mean is None else running_mean.data,
-                        running_var=None if running_var is None else running_var.data,
+                        running_mean=None if running_mean is None else running_mean.array,
+                        running_var=None if running_var is None else running_var.array,
                         training=training, momentum=momentum, eps=eps)
     if training:
         increment_version(running_mean, running_var)

@@ -34,12 +34,12 @@ class Embedding(Function):
 def _renorm_rows(weight, idx, max_norm, norm_type):
     """Scale, in place and outside the graph, the rows of ``weight`` listed in ``idx`` whose
     ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (PyTorch's 1e-7 included)."""
-    xp = backend.get_array_module(weight.data)
+    xp = backend.get_array_module(weight.array)
     rows = xp.unique(idx.reshape(-1))
-    w = weight.data[rows]
+    w = weight.array[rows]
     norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
-    weight.data[rows] = w * scale[:, None]
+    weight.array[rows] = w * scale[:, None]
     increment_version(weight)
 
 
@@ -56,7 +56,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
         what = input.dtype if isinstance(input, Tensor) else type(input).__name__
         raise TypeError(f"embedding: expected an integer index tensor, got {what}")
-    idx, num = input.data, weight.shape[0]
+    idx, num = input.array, weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
         raise IndexError(f"embedding: index {bad} is out of range for a weight with "

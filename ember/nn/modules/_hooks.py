@@ -64,6 +64,6 @@ class BackwardHookState:
         for slot, g in zip(self.slots, gys):
             full[slot] = Tensor._make(g)
         grad_input = self._call_hooks(tuple(full))
-        return tuple(None if grad_input[s] is None else grad_input[s].data
+        return tuple(None if grad_input[s] is None else grad_input[s].array
                      if isinstance(grad_input[s], Tensor) else grad_input[s]
                      for s in self.slots)

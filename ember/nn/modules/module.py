@@ -79,7 +79,7 @@ class Module:
             params[name] = value
         elif isinstance(value, Buffer):
             self._forget(name)
-            self.register_buffer(name, Tensor._make(value.data), value.persistent)
+            self.register_buffer(name, Tensor._make(value.array), value.persistent)
         elif isinstance(value, Module):
             self._forget(name)
             modules[name] = value
@@ -231,7 +231,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data = backend.get_array_module(p.data).zeros_like(p.grad.data)
+                p.grad.array = backend.get_array_module(p.array).zeros_like(p.grad.array)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first), then on self."""
@@ -246,12 +246,12 @@ class Module:
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
-                    p.data = convert(p.data)
+                    p.array = convert(p.array)
                     if p.grad is not None:
-                        p.grad.data = convert(p.grad.data)
+                        p.grad.array = convert(p.grad.array)
             for name, b in m._buffers.items():
                 if b is not None:
-                    b.data = convert(b.data)
+                    b.array = convert(b.array)
         return self
 
     def to(self, *args, device=None, dtype=None):
@@ -330,8 +330,8 @@ class Module:
         for k, target in own.items():
             if k in state_dict:
                 src = state_dict[k]
-                src = src.data if isinstance(src, Tensor) else np.asarray(src)
-                target.data[...] = backend.to_device(src, backend.device_of(target.data))
+                src = src.array if isinstance(src, Tensor) else np.asarray(src)
+                target.array[...] = backend.to_device(src, backend.device_of(target.array))
                 increment_version(target)
         return _IncompatibleKeys(missing, unexpected)
 

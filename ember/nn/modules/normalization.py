@@ -29,7 +29,7 @@ def _reset_affine(module):
     """Weight back to 1 and bias to 0 (where present), as at construction."""
     for p, value in ((module.weight, 1), (module.bias, 0)):
         if p is not None:
-            p.data[...] = value
+            p.array[...] = value
             increment_version(p)
 
 
@@ -60,7 +60,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             for buf, value in ((self.running_mean, 0), (self.running_var, 1),
                                (self.num_batches_tracked, 0)):
-                buf.data[...] = value
+                buf.array[...] = value
                 increment_version(buf)
 
     def reset_parameters(self):
@@ -82,14 +82,14 @@ class _BatchNorm(Module):
         counting = self.training and self.track_running_stats
         factor = self.momentum
         if counting and self.momentum is None:  # cumulative moving average
-            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
+            factor = 1.0 / (float(self.num_batches_tracked.array) + 1)
         # in training without tracking, no running statistics are read or written
         use_running = not self.training or self.track_running_stats
         y = F.batch_norm(input, self.running_mean if use_running else None,
                          self.running_var if use_running else None, self.weight, self.bias,
                          training, factor, self.eps)
         if counting:  # after the call: a rejected input changes nothing
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             increment_version(self.num_batches_tracked)
         return y
 

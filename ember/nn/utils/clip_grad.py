@@ -40,8 +40,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     if not tensors:
         return Tensor._make(backend.get_array_module().zeros((), backend.get_default_dtype()))
     norm_type = float(norm_type)
-    xp = backend.get_array_module(tensors[0].data)
-    norms = xp.stack([_vector_norm(xp, t.data, norm_type) for t in tensors])
+    xp = backend.get_array_module(tensors[0].array)
+    norms = xp.stack([_vector_norm(xp, t.array, norm_type) for t in tensors])
     total = _vector_norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
@@ -56,11 +56,11 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm):
     grads = _grads(parameters)
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
-    xp = backend.get_array_module(grads[0].data)
+    total = total_norm.array if isinstance(total_norm, Tensor) else total_norm
+    xp = backend.get_array_module(grads[0].array)
     coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for g in grads:
-        g.data *= coef
+        g.array *= coef
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -91,5 +91,5 @@ def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient entry of ``parameters`` into ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp = backend.get_array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp = backend.get_array_module(g.array)
+        xp.clip(g.array, -clip_value, clip_value, out=g.array)

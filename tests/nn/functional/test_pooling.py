@@ -56,7 +56,7 @@ def test_functional_defaults_and_memory_order():
     # a channel-major input (as a conv produces) gives a channel-major result
     cm = ember.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).permute(1, 0, 2, 3)
     y = F.max_pool2d(cm, 2)
-    assert y.data.swapaxes(0, 1).flags.c_contiguous
+    assert y.array.swapaxes(0, 1).flags.c_contiguous
     assert_close(y.numpy(), TF.max_pool2d(torch.tensor(x), 2).numpy(), 0, 0)
 
 

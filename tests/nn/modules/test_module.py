@@ -100,7 +100,7 @@ def test_state_dict_shares_memory_and_keep_vars():
     em = build(ember)
     sd = em.state_dict()
     assert not sd["head.0.weight"].requires_grad
-    assert sd["head.0.weight"].data is em.head[0].weight.data
+    assert sd["head.0.weight"].array is em.head[0].weight.array
     assert em.state_dict(keep_vars=True)["head.0.weight"] is em.head[0].weight
     assert list(em.state_dict(prefix="model.")) == ["model." + k for k in sd]
 
@@ -108,10 +108,10 @@ def test_state_dict_shares_memory_and_keep_vars():
 def test_load_state_dict_copies_into_existing_arrays():
     em = build(ember)
     weight = em.head[0].weight
-    data = weight.data
+    data = weight.array
     sd = {k: v.numpy() * 0 + 2 for k, v in build(ember).state_dict().items()}
     em.load_state_dict(sd)
-    assert em.head[0].weight is weight and weight.data is data and np.all(data == 2)
+    assert em.head[0].weight is weight and weight.array is data and np.all(data == 2)
     assert em.blocks[0].steps.dtype == np.int64
 
 
