@@ -112,7 +112,7 @@ def build(framework, name, seed=0, device="cpu", state=None):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         for i, p in enumerate(params):  # SGD with momentum, in place on the raw arrays
-            g, w = p.grad.data, p.data
+            g, w = (p.grad.data, p.data) if framework == "torch" else (p.grad.array, p.array)
             if bufs[i] is None:
                 bufs[i] = g.clone() if framework == "torch" else g.copy()
             else:
