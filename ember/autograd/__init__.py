@@ -1,13 +1,13 @@
 """Autograd: Function, the backward engine, grad mode, ``grad`` and ``gradcheck``."""
 from __future__ import annotations
 
-from ember.autograd.function import Function
+from ember.autograd.function import Function, FunctionCtx, once_differentiable
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.autograd.gradcheck import GradcheckError, gradcheck
 from ember.tensor import Tensor
 
-__all__ = ["Function", "GradcheckError", "backward", "enable_grad", "grad", "gradcheck",
-           "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad",
+           "gradcheck", "is_grad_enabled", "no_grad", "once_differentiable", "set_grad_enabled"]
 
 
 def _as_list(x):

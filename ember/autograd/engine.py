@@ -156,7 +156,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
             if node not in run:
                 continue
         _check_versions(node)
-        if node.out_meta:
+        if node.out_meta and node.materialize_grads:
             gys = [g if g is not None else node.xp.zeros(shape, dtype)
                    for g, (shape, dtype) in zip(gys, node.out_meta)]
         gxs = node.backward(*gys)

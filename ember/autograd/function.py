@@ -1,9 +1,18 @@
-"""Function: one differentiable operation, forward and backward on raw arrays.
+"""Function: one differentiable operation, with a forward and a hand-written backward.
 
-A subclass writes ``forward(*arrays, **config)`` and ``backward(*grads)``; ``apply`` does the
-rest once for every op: it unwraps tensors, asks the backend for ``xp``, runs forward, wraps
-the outputs and, when grad mode is on and an input requires grad, records the node.
-Undoing broadcasting, accumulation and freeing saved arrays belong to the engine.
+Two ways to write one, told apart by whether ``forward`` is a ``@staticmethod``:
+
+- **On Tensors, as in PyTorch** (for users): ``@staticmethod forward(ctx, *args)`` and
+  ``@staticmethod backward(ctx, *grads)`` compute with ember ops on Tensors;
+  ``ctx.save_for_backward(*tensors)`` / ``ctx.saved_tensors``, ``ctx.needs_input_grad``,
+  ``ctx.mark_non_differentiable(*outputs)``, ``ctx.set_materialize_grads(False)``; or a
+  ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``. ``F.apply(*args)`` runs it.
+- **On raw arrays** (ember's own ops, for speed): ``forward(self, *arrays, **config)`` and
+  ``backward(self, *grads)`` methods; ``apply`` unwraps tensors, asks the backend for
+  ``xp``, runs forward, wraps the outputs and, when grad mode is on and an input requires
+  grad, records the node.
+
+Undoing broadcasting, accumulation and freeing saved values belong to the engine.
 """
 from __future__ import annotations
 
@@ -23,6 +32,14 @@ class Function:
     ``backward`` returns one gradient per positional input (``None`` where none is
     needed); gradients may have the broadcast shape, the engine sums them back.
     """
+
+    materialize_grads = True  # outputs without a gradient get zeros (see set_materialize_grads)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod) or \
+                "setup_context" in cls.__dict__:
+            cls.apply = classmethod(_apply_on_tensors)  # PyTorch's contract (module docstring)
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -101,3 +118,102 @@ def _check_one_device(cls, xs):
 import numpy as _numpy
 
 _CPU_ONLY = not backend.cuda_available()
+
+
+class FunctionCtx(Function):
+    """``ctx`` of a Function written on Tensors: what ``forward`` keeps for ``backward``,
+    and the node the engine runs (``y.grad_fn``, a ``<Name>Backward``), as in PyTorch."""
+
+    _fn_class = None  # the user's Function, set on each one's own ctx class
+    _non_differentiable = ()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def save_for_backward(self, *tensors):
+        self._saved_tensors = tensors
+
+    @property
+    def saved_tensors(self):
+        if "needs_input_grad" not in self.__dict__:  # the engine freed this node
+            from ember.autograd.engine import _FREED
+            raise RuntimeError(_FREED)
+        return self.__dict__.get("_saved_tensors", ())
+
+    def mark_non_differentiable(self, *outputs):
+        """These outputs get no gradient (integer results, indices, masks)."""
+        self._non_differentiable = outputs
+
+    def set_materialize_grads(self, value):
+        """With False, ``backward`` gets None for an output no gradient reached, instead of
+        zeros (it must handle None)."""
+        self.materialize_grads = bool(value)
+
+    def backward(self, *gys):
+        """The engine's call: arrays in, the user's backward on Tensors, arrays out."""
+        grads = [None if g is None else Tensor._make(g) for g in gys]
+        from ember.autograd.grad_mode import no_grad
+        with no_grad():
+            gxs = self._fn_class.backward(self, *grads)
+        gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+        n = len(self.inputs)
+        if len(gxs) < n or any(g is not None for g in gxs[n:]):
+            raise RuntimeError(f"function {self.name} returned an incorrect number of "
+                               f"gradients (expected {n}, got {len(gxs)})")
+        return tuple(g.array if isinstance(g, Tensor) else g for g in gxs[:n])
+
+
+def _apply_on_tensors(cls, *args):
+    """``apply`` of a Function written on Tensors: forward without recording, then one node
+    (the ctx) for the whole function."""
+    from ember.autograd.grad_mode import no_grad
+    ctx = _ctx_class(cls)()
+    record = _enabled[0] and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    ctx.needs_input_grad = tuple(record and isinstance(a, Tensor) and a.requires_grad
+                                 for a in args)
+    with no_grad():
+        if hasattr(cls, "setup_context"):
+            out = cls.forward(*args)
+            cls.setup_context(ctx, args, out)
+        else:
+            out = cls.forward(ctx, *args)
+    single = not isinstance(out, tuple)
+    outs = tuple(_fresh(o) for o in ((out,) if single else out))
+    if record:
+        ctx.inputs = args
+        ctx.xp = backend.get_array_module(*(o.array for o in outs if isinstance(o, Tensor)))
+        ctx.out_meta = None if single else [(o.array.shape, o.array.dtype) for o in outs]
+        blocked = {id(t) for t in ctx._non_differentiable}
+        for i, (o, raw) in enumerate(zip(outs, (out,) if single else out)):
+            if isinstance(o, Tensor) and o.array.dtype.kind in "fc" and id(raw) not in blocked:
+                o.requires_grad, o.grad_fn, o._out_idx = True, ctx, i
+        saved = ctx.__dict__.get("_saved_tensors", ())
+        ctx._versions = [(u._version, u._version[0], k, u.array.shape)  # checked by the engine
+                         for k, u in enumerate((*args, *((out,) if single else out)))
+                         if isinstance(u, Tensor) and any(u is t for t in saved)]
+    return outs[0] if single else outs
+
+
+def _ctx_class(cls):
+    """The ctx (and node) class of a user's Function: ``<Name>Backward``, made once."""
+    made = cls.__dict__.get("_ctx")
+    if made is None:
+        made = type(f"{cls.__name__}Backward", (FunctionCtx,), {"_fn_class": cls})
+        cls._ctx = made
+    return made
+
+
+def _fresh(o):
+    """An output as a new Tensor sharing memory and version counter (the node is its own)."""
+    if not isinstance(o, Tensor):
+        return o
+    t = Tensor._make(o.array)
+    t._version = o._version
+    return t
+
+
+def once_differentiable(fn):
+    """PyTorch's decorator for a backward that is not itself differentiable; ember's
+    backward passes are first order anyway, so it returns ``fn`` unchanged."""
+    return fn
