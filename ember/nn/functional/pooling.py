@@ -25,7 +25,10 @@ from ember.nn.functional.utils import batched, ntuple
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d",
            "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-           "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+           "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 _SHAPES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -456,3 +459,45 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool(3, "max_unpool3d", input, indices, kernel_size, stride, padding,
                        output_size)
+
+
+def _with_indices(pool):
+    """PyTorch's ``<pool>_with_indices``: the pooling with ``return_indices=True``."""
+    def with_indices(input, *args, **kwargs):
+        kwargs.pop("return_indices", None)
+        return pool(input, *args, return_indices=True, **kwargs)
+    with_indices.__name__ = f"{pool.__name__}_with_indices"
+    with_indices.__doc__ = f"``{pool.__name__}(..., return_indices=True)``: (values, indices)."
+    return with_indices
+
+
+max_pool1d_with_indices = _with_indices(max_pool1d)
+max_pool2d_with_indices = _with_indices(max_pool2d)
+max_pool3d_with_indices = _with_indices(max_pool3d)
+adaptive_max_pool1d_with_indices = _with_indices(adaptive_max_pool1d)
+adaptive_max_pool2d_with_indices = _with_indices(adaptive_max_pool2d)
+adaptive_max_pool3d_with_indices = _with_indices(adaptive_max_pool3d)
+
+
+def _lp_pool(d, avg_pool, input, norm_type, kernel_size, stride, ceil_mode):
+    """PyTorch's formula: ``(sum over the window of x**p) ** (1/p)``, as the window mean
+    times the window size; ``sign(s) * relu(|s|)`` keeps PyTorch's gradient at 0."""
+    kernel = ntuple(kernel_size, d, "kernel_size", f"lp_pool{d}d")
+    out = avg_pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    return (out.sign() * out.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, L): ``(sum x**p) ** (1/p)`` per window."""
+    return _lp_pool(1, avg_pool1d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, H, W): ``(sum x**p) ** (1/p)`` per window (p = 1 is
+    sum pooling, p -> inf tends to max pooling)."""
+    return _lp_pool(2, avg_pool2d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, D, H, W)."""
+    return _lp_pool(3, avg_pool3d, input, norm_type, kernel_size, stride, ceil_mode)

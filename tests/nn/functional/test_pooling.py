@@ -64,3 +64,33 @@ def test_ceil_mode_window_hanging_off_a_1x1_map_matches_torch():
     # GoogLeNet's pools meet 1x1 maps at 28x28 input; torch returns a 1x1 output there
     for name in ("max_pool2d", "avg_pool2d"):
         Op(_f(name, 2, 2, ceil_mode=True)).parity(shapes=[(2, 3, 1, 1)])
+
+
+LP_POOLS = {  # positive inputs: x**p of a negative number is nan for a fractional p
+    "lp1d-p2": Op(_f("lp_pool1d", 2, 3), shapes=((2, 3, 9),), low=0.1, high=2.0),
+    "lp2d-p1": Op(_f("lp_pool2d", 1, 2), shapes=((2, 3, 6, 5),), low=0.1, high=2.0),
+    "lp2d-p3-stride": Op(_f("lp_pool2d", 3.0, (3, 2), 2, ceil_mode=True),
+                         shapes=((1, 2, 7, 8),), low=0.1, high=2.0),
+    "lp3d-p2": Op(_f("lp_pool3d", 2, 2), shapes=((1, 2, 4, 4, 6),), low=0.1, high=2.0),
+}
+
+
+@pytest.mark.parametrize("name", list(LP_POOLS))
+def test_lp_pool_matches_torch(name):
+    LP_POOLS[name].parity()
+    LP_POOLS[name].gradcheck()
+
+
+@pytest.mark.parametrize("name,args", [
+    ("max_pool1d_with_indices", (3, 2)), ("max_pool2d_with_indices", (2,)),
+    ("max_pool3d_with_indices", (2,)), ("adaptive_max_pool1d_with_indices", (3,)),
+    ("adaptive_max_pool2d_with_indices", ((2, 3),)),
+    ("adaptive_max_pool3d_with_indices", ((1, 2, 2),)),
+])
+def test_with_indices_variants_match_torch(name, args):
+    d = int(name.split("pool")[1][0])
+    x = np.random.default_rng(1).permutation(2 * 3 * 4 ** d).reshape(2, 3, *(4,) * d) / 7.0
+    values, indices = getattr(F, name)(ember.tensor(x), *args)
+    t_values, t_indices = getattr(TF, name)(torch.tensor(x), *args)
+    assert_close(values.numpy(), t_values.numpy(), rtol=1e-12, atol=1e-12, what=name)
+    assert indices.dtype == ember.int64 and (indices.numpy() == t_indices.numpy()).all()

@@ -161,6 +161,7 @@ def test_max_unpool2d(kernel, kw, shape, size):
     ("MaxPool2d", (3, 2, 1)), ("MaxPool2d", (2,)), ("AvgPool2d", (3, 2, 1)),
     ("AvgPool1d", (2,)), ("AdaptiveAvgPool2d", ((2, 3),)), ("AdaptiveMaxPool2d", (1,)),
     ("MaxUnpool2d", (2,)), ("MaxUnpool1d", (3, 2)), ("AvgPool3d", (2,)), ("MaxPool1d", (2,)),
+    ("LPPool1d", (2, 3)), ("LPPool2d", (1.5, 3, 2)), ("LPPool3d", (2, (1, 2, 2))),
 ], ids=str)
 def test_repr_matches_torch(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
@@ -182,3 +183,12 @@ def test_errors_name_layer_and_shapes():
         nn.MaxUnpool2d(2)(ember.randn(1, 1, 2, 2), ember.zeros(1, 1, 3, 3, dtype=ember.int64))
     with pytest.raises(ValueError, match=r"max_unpool2d: index 16 is out of range.*\(4, 4\)"):
         F.max_unpool2d(ember.randn(1, 1, 2, 2), ember.full((1, 1, 2, 2), 16, dtype=ember.int64), 2)
+
+
+@pytest.mark.parametrize("name,args,shape", [
+    ("LPPool1d", (2, 3), (2, 3, 9)), ("LPPool2d", (1.5, 3, 2), (2, 3, 7, 7)),
+    ("LPPool2d", (2, (2, 3)), (3, 6, 6)), ("LPPool3d", (3, 2), (1, 2, 4, 4, 4)),
+], ids=str)
+def test_lp_pools(name, args, shape):
+    x = np.abs(random_inputs([shape])[0]) + 0.1
+    check_op(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), inputs=[x])
