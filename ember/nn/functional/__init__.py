@@ -8,6 +8,7 @@ from ember.ops import cat, pad
 from ember.nn.functional.activation import *
 from ember.nn.functional.conv import *
 from ember.nn.functional.dropout import *
+from ember.nn.functional.fold import *
 from ember.nn.functional.linear import *
 from ember.nn.functional.loss import *
 from ember.nn.functional.normalization import *

@@ -5,6 +5,7 @@ from ember.nn.modules.linear import *
 from ember.nn.modules.activation import *
 from ember.nn.modules.loss import *
 from ember.nn.modules.dropout import *
+from ember.nn.modules.fold import *
 from ember.nn.modules.sparse import *
 from ember.nn.modules.conv import *
 from ember.nn.modules.pooling import *
