@@ -9,6 +9,7 @@ from ember.nn.functional.activation import *
 from ember.nn.functional.conv import *
 from ember.nn.functional.dropout import *
 from ember.nn.functional.fold import *
+from ember.nn.functional.instancenorm import *
 from ember.nn.functional.linear import *
 from ember.nn.functional.loss import *
 from ember.nn.functional.normalization import *

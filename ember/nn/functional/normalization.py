@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember import backend
 from ember.autograd.function import Function
 from ember.kernels import cuda_norm as _cuda_norm
 from ember.kernels.arrays import contract
 from ember.ops.inplace import increment_version
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "local_response_norm", "rms_norm"]
 
 
 def _fused_grad(g, xc, mean_g, coef, scale):
@@ -266,6 +268,22 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     rows = (math.prod(input.shape) // d if d else 0, d)
     return RowNorm.apply(input, _flat(weight), _flat(bias), rows=rows, affine_shape=rows,
                          eps=eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``input / sqrt(mean(input**2) + eps) * weight`` over the trailing
+    ``normalized_shape`` dimensions (Zhang & Sennrich, 2019); ``eps`` defaults to the
+    dtype's machine epsilon, as PyTorch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(f"rms_norm: normalized_shape={shape} expects input of shape "
+                         f"(*, {', '.join(map(str, shape))}), got shape {tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: weight must have shape {shape}, got {tuple(weight.shape)}")
+    eps = float(np.finfo(input.dtype).eps) if eps is None else eps
+    y = input * (input * input).mean(tuple(range(-k, 0)), keepdim=True).add(eps).rsqrt()
+    return y if weight is None else y * weight
 
 
 def _flat(p):

@@ -11,3 +11,4 @@ from ember.nn.modules.conv import *
 from ember.nn.modules.pooling import *
 from ember.nn.modules.upsampling import *
 from ember.nn.modules.normalization import *
+from ember.nn.modules.instancenorm import *

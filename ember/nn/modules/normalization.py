@@ -14,7 +14,7 @@ from ember.ops.creation import ones, tensor, zeros
 from ember.ops.inplace import increment_version
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-           "LocalResponseNorm"]
+           "LocalResponseNorm", "RMSNorm"]
 
 
 def _affine_params(module, shape, weight, bias, device, dtype):
@@ -27,7 +27,7 @@ def _affine_params(module, shape, weight, bias, device, dtype):
 
 def _reset_affine(module):
     """Weight back to 1 and bias to 0 (where present), as at construction."""
-    for p, value in ((module.weight, 1), (module.bias, 0)):
+    for p, value in ((module.weight, 1), (getattr(module, "bias", None), 0)):
         if p is not None:
             p.array[...] = value
             increment_version(p)
@@ -169,6 +169,36 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dimensions, then
+    ``* weight`` (no centring, no bias; Zhang & Sennrich, 2019).
+
+    Args: normalized_shape (int or tuple), eps (default None: the dtype's machine epsilon),
+    elementwise_affine (learn ``weight``, ones). Shape: (*, *normalized_shape) -> same.
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.register_parameter("weight", Parameter(
+            ones(self.normalized_shape, dtype=dtype, device=device)) if elementwise_affine
+            else None)
+
+    def reset_parameters(self):
+        _reset_affine(self)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class GroupNorm(Module):

@@ -51,3 +51,15 @@ def test_batchnorm_gradcheck():
     var = ember.tensor([0.5, 1.0, 2.0], device=DEVICE)
     check_grad(lambda x, w, b: F.batch_norm(x, mean, var, w, b, training=False),
                inputs=[np.random.default_rng(9).standard_normal((3, 3, 2)), w, b])
+
+
+@pytest.mark.parametrize("shape,normalized,eps", [((2, 3, 4), 4, None), ((2, 3, 4), (3, 4), 1e-3),
+                                                  ((5,), 5, None)], ids=str)
+def test_rms_norm_matches_torch(shape, normalized, eps):
+    w = (normalized,) if isinstance(normalized, int) else normalized
+    check_op(lambda x, g: F.rms_norm(x, normalized, g, eps),
+             lambda x, g: torch.nn.functional.rms_norm(x, w, g, eps),
+             shapes=[shape, w])
+    check_grad(lambda x: F.rms_norm(x, normalized, eps=eps), shapes=[shape])
+    with pytest.raises(ValueError, match=r"rms_norm: normalized_shape=\(7,\) expects input"):
+        F.rms_norm(ember.ones(*shape), 7)

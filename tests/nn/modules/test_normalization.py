@@ -250,3 +250,10 @@ def test_local_response_norm_defaults_float32_gradcheck_and_errors():
     with pytest.raises(ValueError, match=r"LocalResponseNorm\(5, .*\): local_response_norm: "
                        r"expected 3-D or higher input \(N, C, \*\), got shape \(4, 3\)"):
         el(ember.randn(4, 3))
+
+
+@pytest.mark.parametrize("args", [(4,), ((3, 4),), (4, 1e-3, False)], ids=str)
+def test_rmsnorm_matches_torch(args):
+    em, tm = nn.RMSNorm(*args).double(), torch.nn.RMSNorm(*args).double()
+    check_op(em, tm, shapes=[(2, 3, 4)])
+    assert repr(em) == repr(tm) and list(em.state_dict()) == list(tm.state_dict())
