@@ -1,6 +1,7 @@
 """Parameter: a tensor that a Module registers as trainable."""
 from __future__ import annotations
 
+from ember import backend
 from ember.tensor import Tensor, _as_array
 
 
@@ -27,3 +28,33 @@ class Buffer(Tensor):
     def __init__(self, data, persistent=True):
         super().__init__(data.array if isinstance(data, Tensor) else data)
         self.persistent = persistent
+
+
+class UninitializedParameter(Parameter):
+    """A parameter of a lazy layer whose shape is not known until its first input: it holds
+    no values (an empty array of the right dtype and device) until ``materialize``."""
+
+    __slots__ = ()
+
+    def materialize(self, shape):
+        """Give it an (uninitialised) array of ``shape``; it becomes a plain Parameter."""
+        xp = backend.get_array_module(self.array)
+        self.array = xp.empty(shape, self.array.dtype)
+        self.__class__ = Parameter
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+
+class UninitializedBuffer(Buffer):
+    """A buffer of a lazy layer (running statistics) whose shape comes from the first input."""
+
+    __slots__ = ()
+
+    def materialize(self, shape):
+        xp = backend.get_array_module(self.array)
+        self.array = xp.empty(shape, self.array.dtype)
+        self.__class__ = Buffer
+
+    def __repr__(self):
+        return "<UninitializedBuffer>"

@@ -12,3 +12,4 @@ from ember.nn.modules.pooling import *
 from ember.nn.modules.upsampling import *
 from ember.nn.modules.normalization import *
 from ember.nn.modules.instancenorm import *
+from ember.nn.modules.lazy import *
