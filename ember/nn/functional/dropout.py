@@ -14,7 +14,8 @@ from ember.ops.creation import random_uniform
 from ember.ops.inplace import inplace as _inplace
 from ember.tensor import Tensor
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+           "feature_alpha_dropout"]
 
 # -SELU_SCALE * SELU_ALPHA: SELU's saturation value, which alpha dropout drops to
 _ALPHA = 1.7580993408473766
@@ -105,15 +106,31 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     return _channelwise("dropout3d", input, p, training, inplace, "D, H, W")
 
 
+def _alpha(x, shape, p, inplace):
+    """Alpha dropout with a mask of ``shape`` (broadcast over the rest of ``x``)."""
+    if p == 1:
+        return _masked(x, x.array * 0, inplace)
+    keep = _keep(x, shape, p)
+    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    shift = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
+    return _masked(x, keep * a, inplace, shift)
+
+
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Dropout for SELU networks (Klambauer et al., 2017): dropped elements take SELU's
     saturation value and an affine map ``a * x + b`` keeps zero mean and unit variance."""
     _check_p(p, "alpha_dropout")
     if not training or p == 0:
         return input
-    if p == 1:
-        return _masked(input, input.array * 0, inplace)
-    keep = _keep(input, input.shape, p)
-    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
-    shift = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
-    return _masked(input, keep * a, inplace, shift)
+    return _alpha(input, input.shape, p, inplace)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels: one draw per (sample, channel) of (N, C, *)."""
+    _check_p(p, "feature_alpha_dropout")
+    if input.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: expected input (N, C, *) with at least 2 "
+                         f"dimensions, got shape {tuple(input.shape)}")
+    if not training or p == 0:
+        return input
+    return _alpha(input, tuple(input.shape[:2]) + (1,) * (input.ndim - 2), p, inplace)

@@ -152,3 +152,20 @@ def test_inplace_dropout_writes_input():
     y = F.dropout(h, 0.5, inplace=True)
     assert y is h
     y.sum().backward()
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_feature_alpha_dropout_keeps_or_drops_whole_channels_like_torch(p):
+    x = np.random.default_rng(0).standard_normal((400, 50, 6))
+    a, b, dropped_value = _alpha_affine(p)
+    outputs = {"ember": F.feature_alpha_dropout(ember.tensor(x), p, training=True).numpy(),
+               "torch": TF.feature_alpha_dropout(torch.tensor(x), p, training=True).numpy()}
+    for name, y in outputs.items():
+        dropped = np.isclose(y, dropped_value, rtol=0, atol=1e-12).all(axis=2)
+        kept = np.isclose(y, a * x + b, rtol=1e-12, atol=1e-12).all(axis=2)
+        assert (dropped ^ kept).all(), name  # each (sample, channel) is one or the other
+        assert abs(dropped.mean() - p) < 0.01, name
+    y = F.feature_alpha_dropout(ember.tensor(x), p, training=False)
+    assert y.numpy() is x or np.array_equal(y.numpy(), x)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        F.feature_alpha_dropout(ember.ones(3), 0.5, training=True)

@@ -11,7 +11,7 @@ torch = import_torch()
 
 
 @pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-                                  "AlphaDropout"])
+                                  "AlphaDropout", "FeatureAlphaDropout"])
 def test_modules_train_eval_repr(name):
     m = getattr(nn, name)(0.25)
     tm = getattr(torch.nn, name)(0.25)
