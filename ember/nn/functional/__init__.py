@@ -16,3 +16,4 @@ from ember.nn.functional.normalization import *
 from ember.nn.functional.pooling import *
 from ember.nn.functional.sparse import *
 from ember.nn.functional.upsampling import *
+from ember.nn.functional.vision import *
