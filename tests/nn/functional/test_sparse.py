@@ -32,3 +32,49 @@ def test_gradcheck():
     # (padding_idx and scale_grad_by_freq change the gradient on purpose: not checked here)
     check_grad(lambda w: F.embedding(ember.tensor(IDX["matrix"], device=DEVICE), w),
                shapes=[(10, 3)])
+
+
+BAGS = {  # name -> (indices, offsets, extra keywords)
+    "2d": (np.array([[1, 2, 4, 5], [4, 3, 2, 9]]), None, {}),
+    "offsets": (np.array([1, 2, 4, 5, 4, 3, 2, 9, 0]), np.array([0, 2, 2, 6]), {}),
+    "last-offset": (np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 3, 3, 8]),
+                    dict(include_last_offset=True)),
+}
+
+
+@pytest.mark.parametrize("padding_idx", [None, 4, -6], ids=str)
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("bags", list(BAGS))
+def test_embedding_bag_matches_torch(bags, mode, padding_idx):
+    idx, off, kw = BAGS[bags]
+    e_off = None if off is None else ember.tensor(off, device=DEVICE)
+    t_off = None if off is None else torch.tensor(off)
+    check_op(lambda w: F.embedding_bag(ember.tensor(idx, device=DEVICE), w, e_off, mode=mode,
+                                       padding_idx=padding_idx, **kw),
+             lambda w: TF.embedding_bag(torch.tensor(idx), w, t_off, mode=mode,
+                                        padding_idx=padding_idx, **kw),
+             shapes=[(10, 3)])
+
+
+def test_embedding_bag_per_sample_weights_and_gradcheck():
+    idx, off = np.array([1, 2, 4, 5, 4, 3]), np.array([0, 2])
+    check_op(lambda w, s: F.embedding_bag(ember.tensor(idx, device=DEVICE), w,
+                                          ember.tensor(off, device=DEVICE), mode="sum",
+                                          per_sample_weights=s),
+             lambda w, s: TF.embedding_bag(torch.tensor(idx), w, torch.tensor(off), mode="sum",
+                                           per_sample_weights=s),
+             shapes=[(10, 3), (6,)])
+    check_grad(lambda w: F.embedding_bag(ember.tensor(idx), w, ember.tensor(off)),
+               shapes=[(10, 3)])
+
+
+def test_embedding_bag_errors():
+    w = ember.randn(10, 3)
+    with pytest.raises(ValueError, match="mode must be"):
+        F.embedding_bag(ember.tensor([[1, 2]]), w, mode="min")
+    with pytest.raises(ValueError, match="per_sample_weights are only supported for mode='sum'"):
+        F.embedding_bag(ember.tensor([[1, 2]]), w, per_sample_weights=ember.ones(1, 2))
+    with pytest.raises(ValueError, match="offsets must be None for a 2-D input"):
+        F.embedding_bag(ember.tensor([[1, 2]]), w, ember.tensor([0]))
+    with pytest.raises(ValueError, match="offsets must start at 0"):
+        F.embedding_bag(ember.tensor([1, 2, 3]), w, ember.tensor([1, 2]))

@@ -78,3 +78,20 @@ def test_errors():
     with pytest.raises(ValueError, match="sparse"):
         nn.Embedding(10, 3, sparse=True)
     assert nn.Embedding(10, 3, padding_idx=-2).padding_idx == 8
+
+
+@pytest.mark.parametrize("kw", [{}, dict(mode="sum"), dict(mode="max", padding_idx=0),
+                                dict(include_last_offset=True, norm_type=1.0)], ids=str)
+def test_embedding_bag_layer_matches_torch(kw):
+    em, tm = nn.EmbeddingBag(10, 3, **kw).double(), torch.nn.EmbeddingBag(10, 3, **kw).double()
+    assert repr(em) == repr(tm) and list(em.state_dict()) == list(tm.state_dict())
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    idx, off = np.array([1, 2, 4, 0, 4, 3, 2, 9]), np.array([0, 3, 3, 8])
+    if not kw.get("include_last_offset"):
+        off = off[:-1]
+    ye = em(ember.tensor(idx), ember.tensor(off))
+    yt = tm(torch.tensor(idx), torch.tensor(off))
+    assert_close(ye.detach().numpy(), yt.detach().numpy(), 1e-12, 1e-12, "output")
+    if kw.get("padding_idx") is not None:
+        fresh = nn.EmbeddingBag(10, 3, **kw)
+        assert (fresh.weight.detach().numpy()[0] == 0).all()
