@@ -15,12 +15,14 @@ import math
 
 import numpy as np
 
+from ember import backend
 from ember.autograd.function import Function
 from ember.backend import index_add
 from ember.kernels.frames import pad as _pad
 from ember.kernels.frames import scratch as _scratch
 from ember.nn.functional.upsampling import AxisMatrices
 from ember.nn.functional.utils import batched, ntuple
+from ember.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d",
            "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -28,7 +30,9 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d",
            "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
            "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
-           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           "fractional_max_pool2d", "fractional_max_pool3d",
+           "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
 _SHAPES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -501,3 +505,87 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average pooling over (N, C, D, H, W)."""
     return _lp_pool(3, avg_pool3d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _intervals(xp, sample, n, out, k):
+    """PyTorch's pseudo-random window starts (Graham, 2014) for ``out`` windows of ``k``
+    over ``n``: ``sample`` (any shape, in [0, 1)) -> starts of shape (*sample.shape, out)."""
+    alpha = (n - k) / (out - 1) if out > 1 else 0.0
+    u, i = sample[..., None], xp.arange(out - 1, dtype=sample.dtype)
+    starts = ((i + u) * alpha).astype(xp.int64) - (u * alpha).astype(xp.int64)
+    last = xp.full(sample.shape + (1,), n - k, xp.int64)
+    return xp.concatenate([starts, last], axis=-1)
+
+
+def _fractional_max_pool(d, input, kernel_size, output_size, output_ratio, return_indices,
+                         samples):
+    who = f"fractional_max_pool{d}d"
+    if input.ndim not in (d + 1, d + 2):
+        raise ValueError(f"{who}: expected a {d + 2}-D input (N, C, {_SHAPES[d]}) or an "
+                         f"unbatched {d + 1}-D input, got shape {tuple(input.shape)}")
+    if input.ndim == d + 1:
+        out = _fractional_max_pool(d, input.unsqueeze(0), kernel_size, output_size,
+                                   output_ratio, return_indices, samples)
+        return (out[0].squeeze(0), out[1].squeeze(0)) if return_indices else out.squeeze(0)
+    kernel = ntuple(kernel_size, d, "kernel_size", who)
+    size = tuple(input.shape[2:])
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{who}: give output_size or output_ratio")
+        ratio = (output_ratio,) * d if isinstance(output_ratio, (int, float)) else \
+            tuple(output_ratio)
+        output_size = tuple(int(n * r) for n, r in zip(size, ratio))
+    out = ntuple(output_size, d, "output_size", who)
+    if any(o + k - 1 > n for o, k, n in zip(out, kernel, size)):
+        raise ValueError(f"{who}: output_size {out} with kernel_size {kernel} needs an input "
+                         f"of at least {tuple(o + k - 1 for o, k in zip(out, kernel))}, got "
+                         f"{size}")
+    xp = backend.get_array_module(input.array)
+    n, c = input.shape[:2]
+    if samples is None:
+        samples = backend.generator(input.device).random((n, c, d)).astype(input.dtype)
+    else:
+        samples = samples.array if isinstance(samples, Tensor) else xp.asarray(samples)
+    # PyTorch's order of the samples: width first (2-D), time, height, width (3-D)
+    order = (1, 0) if d == 2 else (0, 1, 2)
+    index = []
+    for axis in range(d):
+        starts = _intervals(xp, samples[..., order[axis]], size[axis], out[axis],
+                            kernel[axis])  # (N, C, out)
+        idx = starts[..., None] + xp.arange(kernel[axis])  # (N, C, out, k)
+        shape = [n, c] + [1] * d + [1] * d
+        shape[2 + axis], shape[2 + d + axis] = out[axis], kernel[axis]
+        index.append(idx.reshape(shape))
+    batch = (xp.arange(n).reshape((n,) + (1,) * (2 * d + 1)),
+             xp.arange(c).reshape((1, c) + (1,) * (2 * d)))
+    key = tuple(Tensor._make(a) for a in (*batch, *index))
+    windows = input[key].reshape(n, c, *out, -1)  # (N, C, *out, prod(kernel))
+    values, arg = windows.max(-1)
+    if not return_indices:
+        return values
+    flat = index[0]
+    for axis in range(1, d):
+        flat = flat * size[axis] + index[axis]
+    flat = xp.broadcast_to(flat, (n, c, *out, *kernel)).reshape(n, c, *out, -1)
+    picked = xp.take_along_axis(flat, arg.array[..., None], -1)[..., 0]
+    return values, Tensor._make(picked)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """Max over pseudo-random overlapping (kh, kw) windows placed to give ``output_size``
+    (or ``input size * output_ratio``); ``_random_samples`` (N, C, 2) in [0, 1) fix the
+    placement (drawn from ember's generator when None), as PyTorch."""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """3-D fractional max pooling; ``_random_samples`` (N, C, 3)."""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+fractional_max_pool2d_with_indices = _with_indices(fractional_max_pool2d)
+fractional_max_pool3d_with_indices = _with_indices(fractional_max_pool3d)

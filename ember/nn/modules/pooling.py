@@ -9,7 +9,8 @@ from ember.nn.modules.module import Module
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MinPool2d", "AvgPool1d", "AvgPool2d",
            "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "GlobalAvgPool2d",
-           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+           "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 
 class _Pool(Module):
@@ -306,3 +307,43 @@ class LPPool3d(_LPPoolNd):
 
     _d = 3
     _pool = staticmethod(F.lp_pool3d)
+
+
+class _FractionalMaxPoolNd(_Pool):
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        if (output_size is None) == (output_ratio is None):
+            raise ValueError(f"{type(self).__name__} requires specifying either an output "
+                             "size, or a pooling ratio")
+        ratios = () if output_ratio is None else (
+            (output_ratio,) if isinstance(output_ratio, (int, float)) else tuple(output_ratio))
+        if any(not 0 < r < 1 for r in ratios):
+            raise ValueError(f"{type(self).__name__}: output_ratio must be between 0 and 1, "
+                             f"got {output_ratio}")
+        self.kernel_size, self.output_size, self.output_ratio = (kernel_size, output_size,
+                                                                 output_ratio)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+
+    def forward(self, input):
+        return self._pool(input, self.kernel_size, self.output_size, self.output_ratio,
+                          self.return_indices, self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max over pseudo-random overlapping windows that shrink (N, C, H, W) by a fractional
+    factor (Graham, 2014): ``output_size`` or ``output_ratio`` in (0, 1); new window
+    placements every call (from ember's seeded generator) unless ``_random_samples`` fix
+    them. Args: kernel_size, output_size, output_ratio, return_indices."""
+
+    _d = 2
+    _pool = staticmethod(F.fractional_max_pool2d)
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """3-D fractional max pooling of (N, C, D, H, W); arguments as
+    :class:`FractionalMaxPool2d`."""
+
+    _d = 3
+    _pool = staticmethod(F.fractional_max_pool3d)

@@ -94,3 +94,38 @@ def test_with_indices_variants_match_torch(name, args):
     t_values, t_indices = getattr(TF, name)(torch.tensor(x), *args)
     assert_close(values.numpy(), t_values.numpy(), rtol=1e-12, atol=1e-12, what=name)
     assert indices.dtype == ember.int64 and (indices.numpy() == t_indices.numpy()).all()
+
+
+FRACTIONAL = [(2, (2, 3, 9, 11), 3, dict(output_size=(5, 6))),
+              (2, (2, 3, 9, 11), (2, 3), dict(output_size=(7, 4))),
+              (2, (3, 10, 10), 2, dict(output_ratio=(0.5, 0.5))),  # unbatched
+              (3, (1, 2, 7, 8, 9), 2, dict(output_size=(3, 4, 5))),
+              (3, (1, 2, 6, 6, 6), (2, 3, 2), dict(output_ratio=(0.5, 0.6, 0.7)))]
+
+
+@pytest.mark.parametrize("d,shape,kernel,kw", FRACTIONAL, ids=str)
+def test_fractional_max_pool_matches_torch_given_the_samples(d, shape, kernel, kw):
+    batch = shape[:2] if len(shape) == d + 2 else (1, shape[0])
+    samples = np.random.default_rng(3).random((*batch, d))
+    name = f"fractional_max_pool{d}d"
+    e_samples, t_samples = ember.tensor(samples, device=DEVICE), torch.tensor(samples)
+    check_op(lambda x: getattr(F, name)(x, kernel, _random_samples=e_samples, **kw),
+             lambda x: getattr(TF, name)(x, kernel, _random_samples=t_samples, **kw),
+             shapes=[shape])
+    _, ie = getattr(F, f"{name}_with_indices")(ember.tensor(np.random.default_rng(4).random(
+        shape)), kernel, _random_samples=e_samples, **kw)
+    _, it = getattr(TF, f"{name}_with_indices")(torch.tensor(np.random.default_rng(4).random(
+        shape)), kernel, _random_samples=t_samples, **kw)
+    assert ie.dtype == ember.int64 and (ie.numpy() == it.numpy()).all()
+
+
+def test_fractional_max_pool_draws_from_the_seeded_generator():
+    x = ember.randn(2, 3, 12, 12)
+    ember.manual_seed(7)
+    a = F.fractional_max_pool2d(x, 2, output_size=5)
+    ember.manual_seed(7)
+    b = F.fractional_max_pool2d(x, 2, output_size=5)
+    c = F.fractional_max_pool2d(x, 2, output_size=5)
+    assert (a.numpy() == b.numpy()).all() and not (a.numpy() == c.numpy()).all()
+    with pytest.raises(ValueError, match=r"needs an input of at least"):
+        F.fractional_max_pool2d(x, 3, output_size=11)

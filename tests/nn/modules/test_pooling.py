@@ -192,3 +192,20 @@ def test_errors_name_layer_and_shapes():
 def test_lp_pools(name, args, shape):
     x = np.abs(random_inputs([shape])[0]) + 0.1
     check_op(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), inputs=[x])
+
+
+def test_fractional_max_pool_layers_like_torch():
+    samples = np.random.default_rng(0).random((2, 3, 2))
+    em = nn.FractionalMaxPool2d(3, output_ratio=(0.5, 0.6),
+                                _random_samples=ember.tensor(samples))
+    tm = torch.nn.FractionalMaxPool2d(3, output_ratio=(0.5, 0.6),
+                                      _random_samples=torch.tensor(samples))
+    assert repr(em) == repr(tm) and list(em.state_dict()) == list(tm.state_dict())
+    check_op(em, tm, shapes=[(2, 3, 10, 11)])
+    assert nn.FractionalMaxPool3d(2, output_size=3)(ember.randn(1, 2, 5, 5, 5)).shape == \
+        (1, 2, 3, 3, 3)
+    for bad in (dict(), dict(output_size=3, output_ratio=0.5)):
+        with pytest.raises(ValueError, match="either an output size, or a pooling ratio"):
+            nn.FractionalMaxPool2d(2, **bad)
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        nn.FractionalMaxPool2d(2, output_ratio=1.5)
