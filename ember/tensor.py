@@ -315,6 +315,12 @@ class Tensor:
                                "ambiguous; use .any() or .all()")
         return bool(self.array)
 
+    def __format__(self, spec):
+        """``f"{t:.2f}"`` formats a one-element tensor as its number, as PyTorch."""
+        if spec and self.array.size == 1:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
     def __float__(self):
         return float(self.item())
 
@@ -557,7 +563,8 @@ from ember import ops as _ops
 for _name in (
         "exp", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "abs", "sign", "sin", "cos",
         "tanh", "sigmoid", "relu", "clamp", "clip", "maximum", "minimum", "neg", "reciprocal",
-        "square", "pow", "add", "sub", "mul", "div", "matmul", "floor", "ceil", "round",
+        "square", "pow", "add", "sub", "mul", "div", "matmul", "mm", "bmm", "floor", "ceil",
+        "round",
         "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "prod",
         "logsumexp", "norm", "all", "any", "cumsum",
         "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "flatten",

@@ -257,3 +257,15 @@ def test_array_is_the_raw_array():
     x = ember.ones(2, 3)
     assert isinstance(x.array, np.ndarray) and x.array.shape == (2, 3)
     assert x.detach().array is x.array and x.data.array is x.array
+
+
+def test_format_and_matrix_methods_like_torch():
+    torch = import_torch()
+    for m in (ember, torch):
+        t = m.tensor([[1.2345]])
+        assert f"{t[0, 0]:+.2f}" == "+1.23" and "{:.1f}".format(t) == "1.2"
+        assert f"{m.tensor([1.0, 2.0])}" == str(m.tensor([1.0, 2.0]))
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(ember.tensor(a).mm(ember.tensor(b)).numpy(), a @ b)
+    np.testing.assert_array_equal(ember.tensor(a[None]).bmm(ember.tensor(b[None])).numpy(),
+                                  (a @ b)[None])
