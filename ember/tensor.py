@@ -316,10 +316,13 @@ class Tensor:
         return bool(self.array)
 
     def __format__(self, spec):
-        """``f"{t:.2f}"`` formats a one-element tensor as its number, as PyTorch."""
-        if spec and self.array.size == 1:
+        """``f"{t:.2f}"`` formats a 0-d tensor as its number, as PyTorch (other tensors
+        take only an empty format spec)."""
+        if self.array.ndim == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     def __float__(self):
         return float(self.item())

@@ -263,7 +263,9 @@ def test_format_and_matrix_methods_like_torch():
     torch = import_torch()
     for m in (ember, torch):
         t = m.tensor([[1.2345]])
-        assert f"{t[0, 0]:+.2f}" == "+1.23" and "{:.1f}".format(t) == "1.2"
+        assert f"{t[0, 0]:+.2f}" == "+1.23" and "{:.1f}".format(t.sum()) == "1.2"
+        with pytest.raises(TypeError, match="unsupported format string"):
+            f"{t:.1f}"  # noqa: B018 - only 0-d tensors take a format spec
         assert f"{m.tensor([1.0, 2.0])}" == str(m.tensor([1.0, 2.0]))
     a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
     np.testing.assert_array_equal(ember.tensor(a).mm(ember.tensor(b)).numpy(), a @ b)
