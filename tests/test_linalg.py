@@ -102,6 +102,8 @@ def test_norm_errors():
         ember.linalg.matrix_norm(x, dim=(0, -2))
     with pytest.raises(RuntimeError, match=r"norm: If dim is not specified but ord is.*Got 3D"):
         ember.linalg.norm(ember.ones(2, 3, 4), 2)
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: dim must be a 2-tuple. Got 0"):
+        ember.linalg.norm(x, "fro", 0)
     with pytest.raises(RuntimeError, match=r"norm: If dim is specified.*Got \[0, 1, 2\]"):
         ember.linalg.norm(ember.ones(2, 3, 4), dim=(0, 1, 2))
 
@@ -178,6 +180,8 @@ def test_solve_errors():
                            ember.ones(3, 2, dtype=ember.float64))
     with pytest.raises(RuntimeError, match="solve: Expected A and B to have the same dtype"):
         ember.linalg.solve(a, ember.ones(3, 2))
+    with pytest.raises(RuntimeError, match="found A of type Double and B of type Long"):
+        ember.linalg.solve(a, ember.ones(3, dtype=ember.int64))
 
 
 # --- factorizations --------------------------------------------------------------------------

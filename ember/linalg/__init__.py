@@ -82,6 +82,10 @@ def solve(A, B, left=True):
     """X with ``A X = B`` (``X A = B`` when ``left=False``). B is a batch of vectors when it
     is 1-D or has A's shape without the last dim; batch dims broadcast."""
     _check_matrix("linalg.solve", A)
+    if isinstance(B, Tensor) and B.dtype != A.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
+                           f"A of type {_torch_name(A.dtype)} and B of type "
+                           f"{_torch_name(B.dtype)} instead")
     _check_float("linalg.solve", B)
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     n = A.shape[-1]
@@ -95,10 +99,6 @@ def solve(A, B, left=True):
         b_shape = "x".join(str(s) for s in B.shape[-2:])
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b_shape})")
-    if B.dtype != A.dtype:
-        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {_torch_name(A.dtype)} and B of type "
-                           f"{_torch_name(B.dtype)} instead")
     if left:
         X = Solve.apply(A, B)
         return ops.squeeze(X, -1) if vector else X
@@ -231,10 +231,10 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     and no ``ord`` means the 2-norm of A flattened."""
     if dim is not None:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        if len(dims) == 1:
+        if len(dims) == 1 and not isinstance(ord, str):  # a str ord names a matrix norm
             return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
-        if len(dims) == 2:
-            return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+        if len(dims) in (1, 2):
+            return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
         raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
                            f"Got {list(dims)}")
     if ord is None:
