@@ -3,6 +3,8 @@
 The public surface mirrors PyTorch: ``ember.tensor``, ``ember.randn``, ``ember.no_grad``,
 ``x.backward()``, ... See docs/architecture.md for how the pieces fit.
 """
+from importlib import import_module as _import_module
+
 from ember import backend
 from ember.tensor import Size, Tensor, is_tensor  # first: tensor -> ops -> autograd
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -15,6 +17,8 @@ from ember import autograd, ops
 from ember.ops.public import checked_namespace
 
 globals().update(checked_namespace())  # ember.exp(np_array): PyTorch's TypeError
+# torch.linalg's twin; the * above had bound ember.ops.linalg (matmul, einsum) to this name
+linalg = _import_module("ember.linalg")
 from ember import optim
 
 __version__ = "0.1.0"
