@@ -569,7 +569,8 @@ for _name in (
         "tril", "triu", "diag", "diagonal", "trace", "outer", "narrow", "take_along_dim",
         "repeat_interleave", "scatter", "scatter_reduce", "index_add", "index_copy",
         "index_fill", "masked_scatter", "erf", "erfinv", "atan2", "hypot", "lerp",
-        "nan_to_num", "addmm", "baddbmm", "addcmul", "addcdiv", "kron"):
+        "nan_to_num", "addmm", "baddbmm", "addcmul", "addcdiv", "kron", "unique", "nonzero",
+        "multinomial", "histc", "bincount"):
     setattr(Tensor, _name, getattr(_ops, _name))
 
 

@@ -19,6 +19,8 @@ from ember.ops.linalg import bmm, einsum, matmul, mm
 from ember.ops.products import addmm, baddbmm, cdist, kron, tensordot
 from ember.ops.reduction import (all, amax, amin, any, argmax, argmin, log_softmax, logsumexp,
                                  max, mean, min, norm, prod, softmax, std, sum, var)
+from ember.ops.searching import (bincount, bucketize, histc, multinomial, nonzero, searchsorted,
+                                 unique)
 from ember.ops.shape import (broadcast_to, cat, chunk, concat, concatenate, expand, expand_as,
                              flatten, flip, pad, permute, repeat, reshape, reshape_as, roll,
                              split, squeeze, stack, swapaxes, transpose, unflatten, unsqueeze,

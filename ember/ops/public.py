@@ -58,7 +58,8 @@ _TENSOR_FIRST = (
     "narrow", "outer", "repeat_interleave", "sort", "take_along_dim", "topk", "trace", "tril",
     "triu", "index_add", "index_copy", "index_fill", "masked_scatter", "scatter",
     "scatter_reduce", "erf", "erfinv", "atan2", "hypot", "lerp", "nan_to_num", "var_mean",
-    "std_mean", "addmm", "baddbmm", "addcmul", "addcdiv", "tensordot", "kron", "cdist")
+    "std_mean", "addmm", "baddbmm", "addcmul", "addcdiv", "tensordot", "kron", "cdist",
+    "unique", "nonzero", "multinomial", "searchsorted", "histc", "bincount")
 _TENSORS_FIRST = ("cat", "concat", "concatenate", "stack")
 
 
