@@ -574,5 +574,24 @@ for _name in (
         "unflatten", "expand", "expand_as", "repeat", "split", "chunk", "flip", "roll",
         "view_as", "reshape_as", "gather", "scatter_add", "index_select", "masked_fill",
         "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
-        "isnan", "isinf", "isfinite", "softmax", "log_softmax", "allclose"):
+        "isnan", "isinf", "isfinite", "softmax", "log_softmax", "allclose",
+        "sort", "argsort", "topk", "kthvalue", "cumprod", "cummax", "cummin", "logcumsumexp",
+        "tril", "triu", "diag", "diagonal", "trace", "outer", "narrow", "take_along_dim",
+        "repeat_interleave", "scatter", "scatter_reduce", "index_add", "index_copy",
+        "index_fill", "masked_scatter", "erf", "erfinv", "atan2", "hypot", "lerp",
+        "nan_to_num", "addmm", "baddbmm", "addcmul", "addcdiv", "kron", "unique", "nonzero",
+        "multinomial", "histc", "bincount"):
     setattr(Tensor, _name, getattr(_ops, _name))
+
+
+def _inplace_method(op):
+    def method(self, *args, **kwargs):
+        return _ops.inplace(self, lambda x, *a: op(x, *a, **kwargs), *args)
+    method.__name__ = op.__name__ + "_"
+    return method
+
+
+# x.scatter_(...) is x = x.scatter(...) written in place (recorded in a graph)
+for _name in ("scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy",
+              "index_fill", "masked_scatter", "masked_fill"):
+    setattr(Tensor, _name + "_", _inplace_method(getattr(_ops, _name)))

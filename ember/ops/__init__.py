@@ -16,11 +16,21 @@ from ember.ops.elementwise import (abs, ceil, clamp, clip, cos, cumsum, exp, flo
 from ember.ops.indexing import gather, getitem, index_select, scatter_add, setitem
 from ember.ops.inplace import fill_, inplace
 from ember.ops.linalg import bmm, einsum, matmul, mm
+from ember.ops.products import addmm, baddbmm, cdist, kron, tensordot
 from ember.ops.reduction import (all, amax, amin, any, argmax, argmin, log_softmax, logsumexp,
                                  max, mean, min, norm, prod, softmax, std, sum, var)
+from ember.ops.searching import (bincount, bucketize, histc, multinomial, nonzero, searchsorted,
+                                 unique)
 from ember.ops.shape import (broadcast_to, cat, chunk, concat, concatenate, expand, expand_as,
                              flatten, flip, pad, permute, repeat, reshape, reshape_as, roll,
                              split, squeeze, stack, swapaxes, transpose, unflatten, unsqueeze,
                              view, view_as)
+from ember.ops.scatter import (index_add, index_copy, index_fill, masked_scatter, scatter,
+                               scatter_reduce)
+from ember.ops.special import (addcdiv, addcmul, atan2, erf, erfinv, hypot, lerp, nan_to_num,
+                               std_mean, var_mean)
+from ember.ops.sorting import argsort, cummax, cummin, kthvalue, sort, topk
+from ember.ops.structure import (cumprod, diag, diagonal, logcumsumexp, meshgrid, narrow,
+                                 outer, repeat_interleave, take_along_dim, trace, tril, triu)
 
 

@@ -53,7 +53,13 @@ _TENSOR_FIRST = (
     "neg", "norm", "pad", "permute", "prod", "reciprocal", "relu", "repeat", "reshape",
     "reshape_as", "roll", "round", "rsqrt", "scatter_add", "sigmoid", "sign", "sin",
     "softmax", "split", "sqrt", "square", "squeeze", "std", "sum", "swapaxes", "tanh",
-    "transpose", "unflatten", "unsqueeze", "var", "view", "view_as")
+    "transpose", "unflatten", "unsqueeze", "var", "view", "view_as",
+    "argsort", "cummax", "cummin", "cumprod", "diag", "diagonal", "kthvalue", "logcumsumexp",
+    "narrow", "outer", "repeat_interleave", "sort", "take_along_dim", "topk", "trace", "tril",
+    "triu", "index_add", "index_copy", "index_fill", "masked_scatter", "scatter",
+    "scatter_reduce", "erf", "erfinv", "atan2", "hypot", "lerp", "nan_to_num", "var_mean",
+    "std_mean", "addmm", "baddbmm", "addcmul", "addcdiv", "tensordot", "kron", "cdist",
+    "unique", "nonzero", "multinomial", "searchsorted", "histc", "bincount")
 _TENSORS_FIRST = ("cat", "concat", "concatenate", "stack")
 
 

@@ -15,6 +15,7 @@ from ember.ops.elementwise import Relu, sigmoid, stable_sigmoid, stable_softplus
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.reduction import log_softmax, softmax
 from ember.ops.shape import reshape
+from ember.ops.special import erf_array as erf
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "softplus",
            "hardtanh", "sigmoid", "tanh", "softmax", "log_softmax", "maxout"]
@@ -84,7 +85,7 @@ class Elu(Function):
 
 
 class Gelu(Function):
-    """(a) needs erf, which ember has no op for; forward shares Phi(x) with the derivative."""
+    """(a) erf on raw arrays (ops.special); forward shares Phi(x) with the derivative."""
 
     def forward(self, x, *, approximate):
         xp = self.xp
@@ -224,46 +225,3 @@ def maxout(input, pool_size, dim=1):
                          f"size {n}, which is not a multiple of pool_size={pool_size}")
     shape = tuple(input.shape[:d]) + (n // pool_size, pool_size) + tuple(input.shape[d + 1:])
     return input.reshape(shape).amax(d + 1)  # (.., C * k, ..) -> (.., C, k, ..) -> (.., C, ..)
-
-
-# --- erf, for the exact GELU -------------------------------------------------------------
-# NumPy has no erf, so it is evaluated from two polynomials fitted (Chebyshev interpolation,
-# then converted to powers) for this file: erf(z) = z * A(t) with t = z^2 / 2 - 1 for |z| < 2,
-# and erf(z) = 1 - exp(-z^2) * B(t) with t = (|z| - 4) / 2 for 2 <= |z| < 6, B fitting the
-# scaled complement exp(z^2) * erfc(z). Beyond 6, erf is +-1 to double precision. The
-# relative error is below 1e-14 over the whole line (tests check it against math.erf).
-_ERF_A = (-5.2145887950752096e-11, -1.3381326864008539e-10, 1.39368833944657e-09,
-          -8.654338738538111e-09, 6.080227704959215e-08, -4.044513446298509e-07,
-          2.476110869136666e-06, -1.3946317396850733e-05, 7.180087522948353e-05,
-          -0.000335143516477149, 0.001405091454604419, -0.005234875839532774,
-          0.01712834456830532, -0.0486627774488581, 0.11947913861000357,
-          -0.2611118609312534, 0.6749332360396539)
-_ERF_B = (2.154084898749075e-09, -6.705405160762901e-09, 8.180766663451194e-09,
-          -2.093407838544326e-08, 8.263566384556945e-08, -2.3253324254019175e-07,
-          6.0404378769805e-07, -1.6188794604523362e-06, 4.313746596160634e-06,
-          -1.1274961343540395e-05, 2.9011971998889143e-05, -7.352012850505974e-05,
-          0.0001833076531706963, -0.0004493271613013702, 0.0010819615613966074,
-          -0.002557084146580743, 0.005925639503062719, -0.013449456615036933,
-          0.029861732979931725, -0.06476701219002845, 0.13699945762506124)
-
-
-def _horner(coefficients, t):
-    acc = t * coefficients[0]
-    acc += coefficients[1]
-    for c in coefficients[2:]:
-        acc *= t
-        acc += c
-    return acc
-
-
-def erf(xp, z):
-    """The error function of array ``z`` (NumPy or CuPy), elementwise, in z's dtype."""
-    small = _horner(_ERF_A, xp.minimum(z * z, 4) * 0.5 - 1) * z
-    a = xp.abs(z)
-    tail = a >= 2
-    if not tail.any():
-        return small
-    at = a[tail]
-    big = 1 - xp.exp(-at * at) * _horner(_ERF_B, (xp.minimum(at, 6) - 4) * 0.5)
-    small[tail] = xp.where(at < 6, big, 1) * xp.sign(z[tail])
-    return small
