@@ -10,3 +10,6 @@ from ember.nn.modules.conv import *
 from ember.nn.modules.pooling import *
 from ember.nn.modules.upsampling import *
 from ember.nn.modules.normalization import *
+from ember.nn.modules.distance import *
+from ember.nn.modules.pixelshuffle import *
+from ember.nn.modules.padding import *
