@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ember.autograd.grad_mode import no_grad
-from ember.ops.creation import cast, clone
+from ember.ops.creation import clone
 from ember.ops.elementwise import clamp
 from ember.ops.reduction import norm
 from ember.ops.shape import broadcast_to
@@ -19,10 +19,12 @@ from ember.tensor import Tensor
 __all__ = ["cosine_similarity", "normalize", "pairwise_distance"]
 
 
-def _check_tensors(name, *tensors):
+def _check_tensors(name, *tensors, floating=True):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: expected Tensors, got {type(t).__name__}")
+        if floating and t.dtype.kind not in "fc":
+            raise TypeError(f"{name}: expected floating point inputs, got {t.dtype}")
 
 
 def _broadcast(name, x1, x2):
@@ -51,21 +53,17 @@ def _pnorm(x, p, dim, keepdim):
     return norm(x, p, dim, keepdim)
 
 
-def _float(x):
-    """Integer and bool inputs are taken as the default float dtype, as PyTorch does."""
-    return x if x.dtype.kind in "fc" else cast(x, np.float32)
-
-
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps))`` along ``dim``, x1 and x2 first
     broadcast to one shape.
 
     As in PyTorch each input is divided by its own (clamped) norm before the product, which
-    keeps the result in [-1, 1]; the clamp acts on the value only, not on the gradient.
+    keeps the result in [-1, 1]; the clamp acts on the value only, not on the gradient (so
+    where a norm is below ``eps`` the gradient is not that of the clamped formula: PyTorch's).
     Shape: ``(*, D, *)`` and a broadcastable shape -> the broadcast shape without ``dim``.
     """
     _check_tensors("cosine_similarity", x1, x2)
-    x1, x2 = _broadcast("cosine_similarity", _float(x1), _float(x2))
+    x1, x2 = _broadcast("cosine_similarity", x1, x2)
     dim = _dim("cosine_similarity", dim, x1.ndim)
     n1, n2 = clone(norm(x1, 2, dim, keepdim=True)), clone(norm(x2, 2, dim, keepdim=True))
     with no_grad():  # PyTorch clamps the norms in place outside the graph
@@ -80,7 +78,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     Shape: ``(N, D)`` or ``(D,)`` inputs (broadcastable) -> ``(N,)`` or ``()``; with
     ``keepdim`` the last dim is kept with size 1.
     """
-    _check_tensors("pairwise_distance", x1, x2)
+    _check_tensors("pairwise_distance", x1, x2, floating=False)
     try:
         np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     except ValueError:
