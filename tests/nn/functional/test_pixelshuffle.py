@@ -50,18 +50,18 @@ def test_unshuffle_inverts_shuffle():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: F.pixel_shuffle(ember.randn(2, 5), 2), r"pixel_shuffle: expected an input with at "
-                                                    r"least 3 dimensions .* shape \(2, 5\)"),
-    (lambda: F.pixel_shuffle(ember.randn(1, 5, 2, 2), 2), r"size 5, which is not divisible by "
-                                                          r"upscale_factor \*\* 2 = 4"),
+    (lambda: F.pixel_shuffle(ember.randn(2, 5), 2),
+     r"pixel_shuffle: expected an input with at least 3 dimensions .* shape \(2, 5\)"),
+    (lambda: F.pixel_shuffle(ember.randn(1, 5, 2, 2), 2),
+     r"size 5, which is not divisible by upscale_factor \*\* 2 = 4"),
     (lambda: F.pixel_shuffle(ember.randn(1, 4, 2, 2), 0), "positive integer upscale_factor"),
-    (lambda: F.pixel_unshuffle(ember.randn(1, 4, 3, 2), 2), r"pixel_unshuffle: the height .* "
-                                                            r"is 3, which is not divisible"),
+    (lambda: F.pixel_unshuffle(ember.randn(1, 4, 3, 2), 2),
+     r"pixel_unshuffle: the height .* is 3, which is not divisible"),
     (lambda: F.pixel_unshuffle(ember.randn(1, 4, 2, 3), 2), "the width"),
     (lambda: F.pixel_unshuffle(ember.randn(4, 3), 2), "at least 3 dimensions"),
     (lambda: F.pixel_unshuffle(ember.randn(1, 1, 2, 2), -1), "positive integer downscale"),
-    (lambda: F.channel_shuffle(ember.randn(1, 5, 2, 2), 2), r"number of channels \(5, input "
-                                                            r"shape .* divisible by groups=2"),
+    (lambda: F.channel_shuffle(ember.randn(1, 5, 2, 2), 2),
+     r"number of channels \(5, input shape .* divisible by groups=2"),
     (lambda: F.channel_shuffle(ember.randn(5, 2), 5), "more than 2 dimensions"),
     (lambda: F.channel_shuffle(ember.randn(1, 4, 2, 2), 0), "groups must be a positive"),
 ], ids=["rank", "channels", "factor", "height", "width", "unshuffle_rank", "unshuffle_factor",

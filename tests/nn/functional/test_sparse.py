@@ -51,8 +51,8 @@ def test_one_hot_of_an_empty_tensor_with_num_classes():
 
 
 @pytest.mark.parametrize("values,num_classes,error,match", [
-    (np.array([1, 2], np.int32), -1, TypeError, "one_hot: expected an index tensor of dtype "
-                                                "int64, got int32"),
+    (np.array([1, 2], np.int32), -1, TypeError,
+     "one_hot: expected an index tensor of dtype int64, got int32"),
     (np.array([1.0]), -1, TypeError, "dtype int64, got float"),
     (np.zeros((0,), np.int64), -1, ValueError, "one_hot: can not infer the number of classes"),
     (np.array([-1, 2]), -1, ValueError, "one_hot: class values must be non-negative, got -1"),
