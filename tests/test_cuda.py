@@ -96,6 +96,16 @@ LAYERS = {
         nn.ELU(), nn.GELU(), nn.LeakyReLU(0.1), nn.SELU(), nn.SiLU(), nn.Softplus(),
         nn.Hardtanh(), nn.ReLU6(), nn.Tanh(), nn.Sigmoid(), nn.Softmax(dim=1),
         nn.LogSoftmax(dim=1)), (3, 6)),
+    "activations_more": (lambda: nn.Sequential(
+        nn.Mish(), nn.Hardswish(), nn.Hardsigmoid(), nn.CELU(0.5), nn.Softsign(),
+        nn.LogSigmoid(), nn.Threshold(0.1, 0.5), nn.Hardshrink(0.2), nn.Softshrink(0.1),
+        nn.Tanhshrink(), nn.Softmin(dim=1)), (3, 6)),
+    "glu": (lambda: nn.GLU(dim=1), (3, 6)),
+    "shuffles": (lambda: nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(2),
+                                       nn.ChannelShuffle(2)), (2, 8, 3, 3)),
+    "padding": (lambda: nn.Sequential(
+        nn.ReflectionPad2d(1), nn.ReplicationPad2d((1, 0, 2, 1)), nn.CircularPad2d(1),
+        nn.ZeroPad2d(1), nn.ConstantPad2d(1, 0.5)), (2, 3, 4, 4)),
     "flatten_unflatten": (lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 6))),
                           (3, 3, 4)),
 }

@@ -7,12 +7,14 @@ import, not by attribute."""
 from ember.ops import cat, pad
 from ember.nn.functional.activation import *
 from ember.nn.functional.conv import *
+from ember.nn.functional.distance import *
 from ember.nn.functional.dropout import *
 from ember.nn.functional.fold import *
 from ember.nn.functional.instancenorm import *
 from ember.nn.functional.linear import *
 from ember.nn.functional.loss import *
 from ember.nn.functional.normalization import *
+from ember.nn.functional.pixelshuffle import *
 from ember.nn.functional.pooling import *
 from ember.nn.functional.sparse import *
 from ember.nn.functional.upsampling import *

@@ -9,16 +9,23 @@ never save their input array, so writing over it is safe.
 from __future__ import annotations
 
 import math
+import warnings
 
+from ember import backend
 from ember.autograd.function import Function
-from ember.ops.elementwise import Relu, sigmoid, stable_sigmoid, stable_softplus, tanh
+from ember.ops.arithmetic import gt, lt, mul
+from ember.ops.creation import cast, random_uniform
+from ember.ops.elementwise import Relu, sigmoid, stable_sigmoid, stable_softplus, tanh, where
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.reduction import log_softmax, softmax
-from ember.ops.shape import reshape
+from ember.ops.shape import chunk, reshape
 from ember.ops.special import erf_array as erf
+from ember.tensor import Tensor
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "softplus",
-           "hardtanh", "sigmoid", "tanh", "softmax", "log_softmax", "maxout"]
+           "hardtanh", "sigmoid", "tanh", "softmax", "log_softmax", "maxout", "glu", "mish",
+           "hardswish", "hardsigmoid", "celu", "rrelu", "softsign", "softmin", "logsigmoid",
+           "threshold", "hardshrink", "softshrink", "tanhshrink"]
 
 # SELU's constants (Klambauer et al., 2017), to the digits PyTorch uses
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -67,14 +74,17 @@ class Prelu(Function):
 
 
 class Elu(Function):
-    """(b) expm1 keeps precision near 0; the derivative reuses the exp from forward."""
+    """(b) expm1 keeps precision near 0; the derivative reuses the exp from forward.
+    ``input_scale`` multiplies x inside the exponential (CELU: ``1 / alpha``)."""
 
-    def forward(self, x, *, alpha, scale):
+    def forward(self, x, *, alpha, scale, input_scale=1.0):
         xp = self.xp
         positive = x > 0
-        em1 = xp.expm1(xp.minimum(x, 0))  # minimum: no overflow on the unused branch
+        negative = xp.minimum(x, 0)  # minimum: no overflow on the unused branch
+        em1 = xp.expm1(negative if input_scale == 1 else negative * input_scale)
         if self.needs_input_grad[0]:
-            self.save_for_backward(xp.where(positive, scale, (em1 + 1) * (alpha * scale)))
+            slope = alpha * scale if input_scale == 1 else alpha * scale * input_scale
+            self.save_for_backward(xp.where(positive, scale, (em1 + 1) * slope))
         y = xp.where(positive, x, em1 * alpha)
         if scale != 1:
             y *= scale
@@ -129,6 +139,66 @@ class Softplus(Function):
             self.save_for_backward(xp.where(linear_part, 1, stable_sigmoid(xp, z)))
         soft = stable_softplus(xp, z) / beta
         return xp.where(linear_part, x, soft)
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Mish(Function):
+    """(c) one pass saving one array, where x * tanh(softplus(x)) keeps three."""
+
+    def forward(self, x):
+        xp = self.xp
+        t = xp.tanh(stable_softplus(xp, x))
+        if self.needs_input_grad[0]:
+            self.save_for_backward(t + x * stable_sigmoid(xp, x) * (1 - t * t))
+        return x * t
+
+    def backward(self, gy):
+        return gy * self.saved[0]
+
+
+class Hardswish(Function):
+    """(c) one pass saving the derivative (not x, so the in-place form is safe); PyTorch's
+    gradient at the kinks: 0 at x = -3, 1 at x = 3."""
+
+    def forward(self, x):
+        xp = self.xp
+        if self.needs_input_grad[0]:
+            self.save_for_backward(xp.where(x <= -3, 0, xp.where(x >= 3, 1, x / 3 + 0.5)))
+        return x * xp.clip(x + 3, 0, 6) / 6
+
+    def backward(self, gy):
+        return gy * self.saved[0].astype(gy.dtype, copy=False)
+
+
+# PyTorch's hardsigmoid backward multiplies by 1/6 rounded to float32 (its kernel's
+# ``1.0f / 6.0f``), even for float64: the same factor keeps gradients equal to its
+_ONE_SIXTH_F32 = 0.1666666716337204
+
+
+class Hardsigmoid(Function):
+    """(c) one pass saving a mask (not x, so the in-place form is safe); no gradient at or
+    outside +-3, as PyTorch."""
+
+    def forward(self, x):
+        if self.needs_input_grad[0]:
+            self.save_for_backward((x > -3) & (x < 3))
+        return self.xp.clip(x + 3, 0, 6) / 6
+
+    def backward(self, gy):
+        return gy * self.saved[0] * _ONE_SIXTH_F32
+
+
+class LogSigmoid(Function):
+    """(b) -softplus(-x) computed as min(x, 0) - log1p(exp(-|x|)): no overflow, and full
+    precision for large |x|."""
+
+    def forward(self, x):
+        xp = self.xp
+        if self.needs_input_grad[0]:
+            self.save_for_backward(stable_sigmoid(xp, -x))
+        return -stable_softplus(xp, -x)
 
     def backward(self, gy):
         return gy * self.saved[0]
@@ -225,3 +295,105 @@ def maxout(input, pool_size, dim=1):
                          f"size {n}, which is not a multiple of pool_size={pool_size}")
     shape = tuple(input.shape[:d]) + (n // pool_size, pool_size) + tuple(input.shape[d + 1:])
     return input.reshape(shape).amax(d + 1)  # (.., C * k, ..) -> (.., C, k, ..) -> (.., C, ..)
+
+
+# --- the rest of PyTorch's activations ------------------------------------------------------
+
+def glu(input, dim=-1):
+    """Gated linear unit: ``a * sigmoid(b)`` where ``a, b`` are the two halves of ``input``
+    along ``dim`` (whose size must be even). Shape: ``(*, 2n, *)`` -> ``(*, n, *)``."""
+    if input.ndim == 0:
+        raise ValueError("glu: does not support scalars because halving size must be even")
+    d = dim % input.ndim if -input.ndim <= dim < input.ndim else dim
+    if not 0 <= d < input.ndim:
+        raise IndexError(f"glu: dim {dim} is out of range for an input of shape "
+                         f"{tuple(input.shape)}")
+    if input.shape[d] % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {d} of the input "
+                         f"(shape {tuple(input.shape)}) is size {input.shape[d]}")
+    a, b = chunk(input, 2, d)
+    return a * sigmoid(b)
+
+
+def mish(input, inplace=False):
+    """``x * tanh(softplus(x))`` (Misra, 2019)."""
+    return _apply(Mish, input, inplace)
+
+
+def hardswish(input, inplace=False):
+    """``x * relu6(x + 3) / 6`` (Howard et al., 2019)."""
+    return _apply(Hardswish, input, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    return _apply(Hardsigmoid, input, inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` (Barron, 2017)."""
+    if alpha == 0:
+        raise ZeroDivisionError("celu: alpha cannot be 0")
+    return _apply(Elu, input, inplace, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomised leaky relu (Xu et al., 2015): while ``training``, each element ``x <= 0``
+    is multiplied by its own slope drawn uniformly from ``[lower, upper]`` (from the device's
+    seeded generator, so ``ember.manual_seed`` repeats it); otherwise the mean slope
+    ``(lower + upper) / 2`` is used, as a leaky relu."""
+    if lower > upper:
+        raise ValueError(f"rrelu: lower bound ({lower}) should be less than or equal to the "
+                         f"upper bound ({upper})")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    xp = backend.get_array_module(input.array)
+    slopes = random_uniform(input.shape, lower, upper, input.dtype, input.device)
+    noise = Tensor._make(xp.where(input.array <= 0, slopes, input.array.dtype.type(1)))
+    return _inplace(input, mul, noise) if inplace else mul(input, noise)
+
+
+def softsign(input):
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """``softmax(-x)`` along ``dim``; ``dtype`` casts the input first. Without ``dim``,
+    PyTorch's legacy rule picks one (0 for 0-, 1- and 3-D inputs, else 1) and warns."""
+    if dim is None:
+        warnings.warn("Implicit dimension choice for softmin has been deprecated. Change the "
+                      "call to include dim=X as an argument.", stacklevel=_stacklevel)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    if dtype is not None:
+        input = cast(input, dtype)
+    return softmax(-input, dim)
+
+
+def logsigmoid(input):
+    """``log(sigmoid(x))``, computed stably for large ``|x|``."""
+    return LogSigmoid.apply(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, else ``value``."""
+    def fn(x):
+        return where(gt(x, threshold), x, value)
+    return _inplace(input, fn) if inplace else fn(input)
+
+
+def hardshrink(input, lambd=0.5):
+    """``x`` where ``|x| > lambd``, else 0."""
+    return where(gt(input.abs(), lambd), input, 0)
+
+
+def softshrink(input, lambd=0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
+    if not lambd >= 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return where(gt(input, lambd), input - lambd, where(lt(input, -lambd), input + lambd, 0))
+
+
+def tanhshrink(input):
+    """``x - tanh(x)``."""
+    return input - tanh(input)

@@ -1,6 +1,8 @@
 """Embedding lookup: rows of a weight matrix picked by integer indices, one by one or
-reduced per bag (``embedding_bag``)."""
+reduced per bag (``embedding_bag``); and one-hot encoding."""
 from __future__ import annotations
+
+import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
@@ -8,7 +10,7 @@ from ember.ops.inplace import increment_version
 from ember.ops.shape import cat
 from ember.tensor import Tensor
 
-__all__ = ["embedding", "embedding_bag"]
+__all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
 class Embedding(Function):
@@ -144,3 +146,28 @@ def _bag_max(rows, bag, n_bags, xp):
     floor = Tensor._make(xp.full((1, rows.shape[1]), -xp.inf, rows.dtype))
     values = cat([rows, floor])[Tensor._make(slots)].max(1).values
     return values.masked_fill(Tensor._make((counts == 0)[:, None]), 0.0)
+
+
+def one_hot(tensor, num_classes=-1):
+    """An int64 tensor of shape ``(*, num_classes)`` with a 1 at each index of the int64
+    ``tensor`` (shape ``(*)``) and 0 elsewhere; ``num_classes=-1`` takes the largest index
+    plus one. Not differentiable (an integer output)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype != np.int64:
+        what = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise TypeError(f"one_hot: expected an index tensor of dtype int64, got {what}")
+    idx = tensor.array
+    xp = backend.get_array_module(idx)
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 (inferred) or non-negative, got "
+                         f"{num_classes}")
+    if idx.size and int(idx.min()) < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {int(idx.min())}")
+    if num_classes == -1:
+        if not idx.size:
+            raise ValueError("one_hot: can not infer the number of classes from an empty "
+                             "tensor; pass num_classes")
+        num_classes = int(idx.max()) + 1
+    elif idx.size and int(idx.max()) >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes="
+                         f"{num_classes}, got {int(idx.max())}")
+    return Tensor._make((idx[..., None] == xp.arange(num_classes)).astype(np.int64))

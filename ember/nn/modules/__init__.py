@@ -13,3 +13,6 @@ from ember.nn.modules.upsampling import *
 from ember.nn.modules.normalization import *
 from ember.nn.modules.instancenorm import *
 from ember.nn.modules.lazy import *
+from ember.nn.modules.distance import *
+from ember.nn.modules.pixelshuffle import *
+from ember.nn.modules.padding import *

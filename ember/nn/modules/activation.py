@@ -12,7 +12,9 @@ from ember.nn.parameter import Parameter
 from ember.ops.creation import empty
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU",
-           "SiLU", "Softplus", "Softmax", "LogSoftmax", "Hardtanh", "Maxout"]
+           "SiLU", "Softplus", "Softmax", "LogSoftmax", "Hardtanh", "Maxout", "GLU", "Mish",
+           "Hardswish", "Hardsigmoid", "CELU", "RReLU", "Softsign", "Softmin", "LogSigmoid",
+           "Threshold", "Hardshrink", "Softshrink", "Tanhshrink"]
 
 
 class Sigmoid(Module):
@@ -260,3 +262,160 @@ class Maxout(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"pool_size={self.pool_size}, bias={self.bias is not None}")
+
+
+# --- the rest of PyTorch's activation layers ------------------------------------------------
+
+class GLU(Module):
+    """Gated linear unit ``a * sigmoid(b)`` over the two halves of ``dim`` (default -1).
+
+    Shape: ``(*, 2n, *)`` -> ``(*, n, *)``.
+    """
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Mish(_Inplace):
+    """``x * tanh(softplus(x))`` elementwise. Args: inplace. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.mish(input, self.inplace)
+
+
+class Hardswish(_Inplace):
+    """``x * relu6(x + 3) / 6`` elementwise. Args: inplace. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's Hardswish does not show inplace
+
+
+class Hardsigmoid(_Inplace):
+    """``relu6(x + 3) / 6`` elementwise. Args: inplace. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's Hardsigmoid does not show inplace
+
+
+class CELU(Module):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    Args: alpha (default 1.0), inplace. Shape: any -> same.
+    """
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}{_inplace_suffix(self)}"
+
+
+class RReLU(Module):
+    """Randomised leaky relu: in training, a random slope in ``[lower, upper]`` per element
+    ``x <= 0`` (from the seeded generator); in evaluation, the slope ``(lower + upper) / 2``.
+
+    Args: lower (default 1/8), upper (default 1/3), inplace. Shape: any -> same.
+    """
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}{_inplace_suffix(self)}"
+
+
+class Softsign(Module):
+    """``x / (1 + |x|)`` elementwise. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class Softmin(Module):
+    """``softmax(-x)`` along ``dim``. Shape: any -> same."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))`` elementwise, stable for large ``|x|``. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class Threshold(Module):
+    """``x`` where ``x > threshold``, else ``value``.
+
+    Args: threshold, value, inplace. Shape: any -> same.
+    """
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}{_inplace_suffix(self)}"
+
+
+class Hardshrink(Module):
+    """``x`` where ``|x| > lambd`` (default 0.5), else 0. Shape: any -> same."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """``x - lambd`` above ``lambd`` (default 0.5), ``x + lambd`` below ``-lambd``, else 0.
+
+    Shape: any -> same.
+    """
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Tanhshrink(Module):
+    """``x - tanh(x)`` elementwise. Shape: any -> same."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)

@@ -45,6 +45,23 @@ TABLE = {
     "softmax_0": Op(_f("softmax", 0)),
     "log_softmax": Op(_f("log_softmax", -1)),
     "log_softmax_0": Op(_f("log_softmax", 0)),
+    "mish": Op(_f("mish")),
+    "hardswish": Op(_f("hardswish"), kink=3.0),
+    "hardsigmoid": Op(_f("hardsigmoid"), kink=-3.0),
+    "celu": Op(_f("celu"), kink=0.0),
+    "celu_0.5": Op(_f("celu", 0.5), kink=0.0),
+    "rrelu_eval": Op(_f("rrelu"), kink=0.0),
+    "rrelu_eval_bounds": Op(_f("rrelu", 0.1, 0.6, False), kink=0.0),
+    "softsign": Op(_f("softsign")),
+    "softmin": Op(_f("softmin", -1)),
+    "softmin_0": Op(_f("softmin", 0)),
+    "logsigmoid": Op(_f("logsigmoid")),
+    "threshold": Op(_f("threshold", 0.5, -2.0), kink=0.5),
+    "hardshrink": Op(_f("hardshrink"), kink=0.5),
+    "hardshrink_1": Op(_f("hardshrink", 1.0), kink=-1.0),
+    "softshrink": Op(_f("softshrink"), kink=-0.5),
+    "softshrink_1": Op(_f("softshrink", 1.0), kink=1.0),
+    "tanhshrink": Op(_f("tanhshrink")),
 }
 SHAPES = [(5,), (1, 7), (3, 4), (2, 3, 4, 5)]
 
@@ -83,6 +100,14 @@ KINKS = {
     "hardtanh": Op(_f("hardtanh"), inputs=_at(-1.0, 1.0)),
     "elu": Op(_f("elu"), inputs=_at(0.0)),
     "selu": Op(_f("selu"), inputs=_at(0.0)),
+    "hardswish": Op(_f("hardswish"), inputs=_at(-3.0, 3.0)),
+    "hardsigmoid": Op(_f("hardsigmoid"), inputs=_at(-3.0, 3.0)),
+    "celu": Op(_f("celu", 0.5), inputs=_at(0.0)),
+    "rrelu_eval": Op(_f("rrelu"), inputs=_at(0.0)),
+    "threshold": Op(_f("threshold", 2.0, 5.0), inputs=_at(0.0)),
+    "hardshrink": Op(_f("hardshrink"), inputs=_at(-0.5, 0.5)),
+    "softshrink": Op(_f("softshrink"), inputs=_at(-0.5, 0.5)),
+    "softshrink_0": Op(_f("softshrink", 0.0), inputs=_at(0.0)),
     "prelu": Op(lambda m, x: m.nn.functional.prelu(x, m.tensor([0.3], dtype=x.dtype,
                                                                 device=x.device)),
                 inputs=_at(0.0)),
@@ -101,7 +126,9 @@ EXTREME = np.array([-800.0, -60.0, -30.0, -15.0, -1e-8, 0.0, 1e-8, 15.0, 19.9, 2
 
 
 @pytest.mark.parametrize("name", ["elu", "selu", "gelu", "gelu_tanh", "silu", "softplus",
-                                  "softplus_beta", "sigmoid", "tanh"])
+                                  "softplus_beta", "sigmoid", "tanh", "mish", "celu",
+                                  "celu_0.5", "logsigmoid", "softsign", "hardswish",
+                                  "tanhshrink"])
 def test_extreme_inputs_are_finite_and_match_torch(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings from NumPy
@@ -144,6 +171,12 @@ INPLACE = {
     "selu": Op(_f("selu", True)),
     "silu": Op(_f("silu", True)),
     "hardtanh": Op(_f("hardtanh", -0.5, 0.5, True)),
+    "mish": Op(_f("mish", True)),
+    "hardswish": Op(_f("hardswish", True)),
+    "hardsigmoid": Op(_f("hardsigmoid", True)),
+    "celu": Op(_f("celu", 0.75, True)),
+    "rrelu_eval": Op(_f("rrelu", 0.1, 0.3, False, True)),
+    "threshold": Op(_f("threshold", 0.2, 1.0, True)),
 }
 
 
@@ -205,3 +238,102 @@ def test_bad_arguments():
         nn.Hardtanh(1.0, -1.0)
     with pytest.raises(ValueError, match="min_val"):
         F.hardtanh(ember.randn(2), 1.0, -1.0)
+
+
+# --- glu, rrelu in training, the new functions' errors -------------------------------------
+
+@pytest.mark.parametrize("shape,dim", [((4, 6), -1), ((4, 6), 0), ((2, 4, 3), 1), ((8,), 0)],
+                         ids=str)
+def test_glu_parity(shape, dim):
+    op = Op(lambda m, x: m.nn.functional.glu(x, dim))
+    op.parity(shapes=[shape], low=-4, high=4)
+    op.parity(np.float32, shapes=[shape], low=-4, high=4)
+    op.gradcheck([shape])
+
+
+def test_celu_gradient_is_exact_where_torch_rounds_one_over_alpha_to_float32():
+    # torch's celu backward uses float(1 / alpha) rounded to float32: for an alpha like 0.7
+    # its float64 gradient is off by ~1e-8 (relative); ember's is exact (tests elsewhere use
+    # alphas whose reciprocal is exact in float32, where the two agree to 1e-10)
+    x, = random_inputs([(3, 4)], low=-3, high=-0.1)
+    xe = ember.tensor(x, requires_grad=True)
+    F.celu(xe, 0.7).sum().backward()
+    assert_close(xe.grad.numpy(), np.exp(x / 0.7), 1e-14, 0, "celu gradient")
+    check_op(lambda t: F.celu(t, 0.7), lambda t: TF.celu(t, 0.7), inputs=[x], rtol=1e-7)
+
+
+def test_logsigmoid_keeps_precision_far_out():
+    x = np.array([-1e4, -745.0, -40.0, 40.0, 745.0, 1e4])
+    got = F.logsigmoid(ember.tensor(x)).numpy()
+    assert np.all(np.isfinite(got))
+    assert_close(got, TF.logsigmoid(torch.tensor(x)).numpy(), 1e-15, 1e-300, "logsigmoid")
+
+
+def _rrelu_training(x, lower, upper, inplace=False):
+    xe = ember.tensor(x, requires_grad=True)
+    h = xe * 1.0
+    y = F.rrelu(h, lower, upper, training=True, inplace=inplace)
+    assert (y is h) == inplace
+    y.sum().backward()
+    return y.detach().numpy(), xe.grad.numpy()
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_rrelu_training_slopes_are_uniform_and_the_gradient_is_the_slope(inplace):
+    lower, upper = 0.1, 0.4
+    x, = random_inputs([(200, 100)], low=-3, high=3, away_from=0.0)
+    x[0, :10] = 0.0  # torch draws a slope for x <= 0
+    ember.manual_seed(3)
+    y, g = _rrelu_training(x, lower, upper, inplace)
+    pos = x > 0
+    assert np.array_equal(y[pos], x[pos]) and np.all(g[pos] == 1)
+    assert np.all(y[x == 0] == 0) and np.all((g[x == 0] >= lower) & (g[x == 0] <= upper))
+    slopes = y[x < 0] / x[x < 0]
+    assert np.all((slopes >= lower) & (slopes <= upper))
+    assert_close(g[x < 0], slopes, 1e-12, 0, "gradient vs slope")
+    # uniform on [lower, upper]: mean and variance within a few standard errors
+    n, width = slopes.size, upper - lower
+    assert abs(slopes.mean() - (lower + upper) / 2) < 4 * width / np.sqrt(12 * n)
+    assert abs(slopes.var() - width ** 2 / 12) < 0.05 * width ** 2 / 12
+    # torch's slopes follow the same law
+    ts = TF.rrelu(torch.tensor(x), lower, upper, training=True).numpy()[x < 0] / x[x < 0]
+    assert abs(ts.mean() - slopes.mean()) < 8 * width / np.sqrt(12 * n)
+    # the seed repeats the draw
+    ember.manual_seed(3)
+    y2, _ = _rrelu_training(x, lower, upper, inplace)
+    assert np.array_equal(y, y2)
+
+
+def test_rrelu_training_gradcheck():
+    x, = random_inputs([(3, 4)], away_from=0.0)
+
+    def fn(t):
+        ember.manual_seed(0)  # the same slopes on every call of the finite differences
+        return F.rrelu(t, 0.2, 0.5, training=True)
+    check_grad(fn, inputs=[x])
+
+
+def test_softmin_without_dim_warns_and_uses_torchs_rule():
+    x, = random_inputs([(2, 3, 4)])
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        got = F.softmin(ember.tensor(x)).numpy()
+    with pytest.warns(UserWarning):
+        want = TF.softmin(torch.tensor(x)).numpy()
+    assert_close(got, want, 1e-12, 1e-12, "softmin")
+    check_op(lambda t: F.softmin(t, 1, dtype=ember.float32),
+             lambda t: TF.softmin(t, 1, dtype=torch.float32), shapes=[(3, 4)], rtol=1e-6)
+
+
+def test_bad_arguments_of_the_new_functions():
+    with pytest.raises(ValueError, match=r"glu: halving dimension must be even.*size 5"):
+        F.glu(ember.randn(2, 5))
+    with pytest.raises(ValueError, match="glu: does not support scalars"):
+        F.glu(ember.tensor(1.0))
+    with pytest.raises(IndexError, match="glu: dim 2 is out of range"):
+        F.glu(ember.randn(2, 4), 2)
+    with pytest.raises(ZeroDivisionError, match="celu: alpha cannot be 0"):
+        F.celu(ember.randn(2), 0.0)
+    with pytest.raises(ValueError, match=r"rrelu: lower bound \(0.5\).*upper bound \(0.1\)"):
+        F.rrelu(ember.randn(2), 0.5, 0.1)
+    with pytest.raises(ValueError, match="softshrink: lambd must be non-negative"):
+        F.softshrink(ember.randn(2), -0.5)

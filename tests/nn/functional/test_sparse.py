@@ -78,3 +78,33 @@ def test_embedding_bag_errors():
         F.embedding_bag(ember.tensor([[1, 2]]), w, ember.tensor([0]))
     with pytest.raises(ValueError, match="offsets must start at 0"):
         F.embedding_bag(ember.tensor([1, 2, 3]), w, ember.tensor([1, 2]))
+# --- one_hot ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("idx", IDX, ids=str)
+@pytest.mark.parametrize("num_classes", [-1, 10, 12])
+def test_one_hot_matches_torch(idx, num_classes):
+    got = F.one_hot(ember.tensor(IDX[idx], device=DEVICE), num_classes)
+    want = TF.one_hot(torch.tensor(IDX[idx]), num_classes)
+    assert got.dtype == np.int64 and tuple(got.shape) == tuple(want.shape)
+    assert np.array_equal(got.cpu().numpy(), want.numpy()) and not got.requires_grad
+
+
+def test_one_hot_of_an_empty_tensor_with_num_classes():
+    got = F.one_hot(ember.tensor(np.zeros((0,), np.int64)), 3)
+    assert tuple(got.shape) == (0, 3) and got.dtype == np.int64
+
+
+@pytest.mark.parametrize("values,num_classes,error,match", [
+    (np.array([1, 2], np.int32), -1, TypeError,
+     "one_hot: expected an index tensor of dtype int64, got int32"),
+    (np.array([1.0]), -1, TypeError, "dtype int64, got float"),
+    (np.zeros((0,), np.int64), -1, ValueError, "one_hot: can not infer the number of classes"),
+    (np.array([-1, 2]), -1, ValueError, "one_hot: class values must be non-negative, got -1"),
+    (np.array([1, 5]), 3, ValueError, "smaller than num_classes=3, got 5"),
+    (np.array([1, 2]), -2, ValueError, "num_classes must be -1 .* got -2"),
+], ids=["int32", "float", "empty", "negative", "too_large", "num_classes"])
+def test_one_hot_errors(values, num_classes, error, match):
+    with pytest.raises(error, match=match):
+        F.one_hot(ember.tensor(values), num_classes)
+    with pytest.raises(RuntimeError):  # torch refuses the same inputs
+        TF.one_hot(torch.tensor(values), num_classes)

@@ -41,12 +41,15 @@ MODULES = [
     ("GELU", (), {}), ("GELU", (), {"approximate": "tanh"}), ("SiLU", (), {}),
     ("Softplus", (), {"beta": 2.0, "threshold": 5.0}), ("Softmax", (1,), {}),
     ("LogSoftmax", (-1,), {}), ("Hardtanh", (-0.5, 2.0), {}), ("PReLU", (), {}),
-    ("PReLU", (3,), {"init": 0.1}),
+    ("PReLU", (3,), {"init": 0.1}), ("GLU", (), {"dim": 0}), ("Mish", (), {}),
+    ("Hardswish", (), {}), ("Hardsigmoid", (), {}), ("CELU", (0.5,), {}), ("Softsign", (), {}),
+    ("Softmin", (1,), {}), ("LogSigmoid", (), {}), ("Threshold", (0.1, 20.0), {}),
+    ("Hardshrink", (), {}), ("Softshrink", (0.3,), {}), ("Tanhshrink", (), {}),
 ]
 
 
 @pytest.mark.parametrize("name,args,kwargs", MODULES, ids=lambda v: str(v))
-@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 3)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 3, 4), (4, 3)], ids=str)
 def test_module_parity(name, args, kwargs, shape):
     tm = getattr(torch.nn, name)(*args, **kwargs).double()
     em = getattr(nn, name)(*args, **kwargs).double()
@@ -62,7 +65,11 @@ def test_module_parity(name, args, kwargs, shape):
 @pytest.mark.parametrize("module", [
     nn.ReLU(inplace=True), nn.ReLU6(True), nn.LeakyReLU(0.2, True), nn.ELU(0.5, True),
     nn.SELU(True), nn.SiLU(True), nn.Hardtanh(-2, 3.0, True), nn.GELU("tanh"),
-    nn.Softplus(2, 10), nn.PReLU(3, 0.1), nn.Softmax(), nn.Sigmoid()], ids=repr)
+    nn.Softplus(2, 10), nn.PReLU(3, 0.1), nn.Softmax(), nn.Sigmoid(), nn.GLU(), nn.GLU(0),
+    nn.Mish(True), nn.Hardswish(True), nn.Hardsigmoid(), nn.CELU(0.5, True), nn.RReLU(),
+    nn.RReLU(0.1, 0.3, True), nn.Softsign(), nn.Softmin(), nn.Softmin(-1), nn.LogSigmoid(),
+    nn.Threshold(0.1, 2.0, True), nn.Threshold(1, 0), nn.Hardshrink(), nn.Softshrink(0.3),
+    nn.Tanhshrink()], ids=repr)
 def test_repr_matches_torch(module):
     tm = eval("torch.nn." + repr(module))
     assert repr(module) == repr(tm)
@@ -84,3 +91,22 @@ def test_softmax_without_dim_warns_and_uses_torchs_rule():
     with pytest.warns(UserWarning):
         want = torch.nn.Softmax()(torch.tensor(x)).numpy()
     assert_close(got, want, 1e-12, 1e-12, "softmax")
+
+
+def test_rrelu_layer_is_random_in_training_and_the_mean_slope_in_eval():
+    tm, em = torch.nn.RReLU(0.1, 0.3), nn.RReLU(0.1, 0.3)
+    x, = random_inputs([(4, 50)], low=-3, high=3, away_from=0.0)
+    check_op(em.eval(), tm.eval(), inputs=[x])
+    em.train()
+    ember.manual_seed(0)
+    y = em(ember.tensor(x)).numpy()
+    slopes = y[x < 0] / x[x < 0]
+    assert np.all((slopes >= 0.1) & (slopes <= 0.3)) and np.unique(slopes).size > 1
+    assert np.array_equal(y[x > 0], x[x > 0])
+
+
+def test_new_layers_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"GLU\(dim=-1\): glu: halving dimension"):
+        nn.GLU()(ember.randn(2, 3))
+    with pytest.raises(ValueError, match=r"RReLU\(lower=0.5, upper=0.1\): rrelu: lower bound"):
+        nn.RReLU(0.5, 0.1)(ember.randn(2, 3))
