@@ -10,6 +10,8 @@ from ember.nn.functional.conv import *
 from ember.nn.functional.dropout import *
 from ember.nn.functional.linear import *
 from ember.nn.functional.loss import *
+from ember.nn.functional.loss_margin import *
+from ember.nn.functional.loss_nll import *
 from ember.nn.functional.normalization import *
 from ember.nn.functional.pooling import *
 from ember.nn.functional.sparse import *
