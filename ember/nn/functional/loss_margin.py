@@ -13,8 +13,14 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.nn.functional.loss import (BinaryCrossEntropyWithLogits, _broadcastable_to, _reduce,
-                                      _reduction, _same_device, _shape)
+from ember.nn.functional.loss import (
+    BinaryCrossEntropyWithLogits,
+    _broadcastable_to,
+    _reduce,
+    _reduction,
+    _same_device,
+    _shape,
+)
 from ember.ops.elementwise import minimum, stable_sigmoid, stable_softplus, where
 from ember.ops.indexing import gather
 from ember.tensor import Tensor
