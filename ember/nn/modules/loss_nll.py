@@ -5,7 +5,7 @@ from __future__ import annotations
 from ember.nn import functional as F
 from ember.nn.modules.loss import _Loss
 
-__all__ = ["GaussianNLLLoss", "PoissonNLLLoss"]
+__all__ = ["CTCLoss", "GaussianNLLLoss", "PoissonNLLLoss"]
 
 
 class PoissonNLLLoss(_Loss):
@@ -49,3 +49,27 @@ class GaussianNLLLoss(_Loss):
     def forward(self, input, target, var):
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
                                    reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss (alignment-free sequence labelling).
+
+    Args:
+        blank: the blank label (default 0).
+        reduction: 'none' | 'mean' (each loss divided by its target length, then the batch
+            mean) | 'sum'.
+        zero_infinity: zero infinite losses (impossible alignments) and their gradients.
+
+    Shape:
+        log_probs (T, N, C) or (T, C), log-softmax normalised; targets (N, S) padded or
+        (sum(target_lengths),) concatenated; input_lengths and target_lengths (N,) tensors
+        or tuples; output: scalar, or (N,) for 'none'.
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)

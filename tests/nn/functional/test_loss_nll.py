@@ -109,3 +109,115 @@ def test_errors_name_the_function_and_shapes():
         F.gaussian_nll_loss(x, x, -1.0)
     with pytest.raises(ValueError, match="gaussian_nll_loss: reduction must be one of"):
         F.gaussian_nll_loss(x, x, ember.ones(3, 4), reduction="avg")
+
+
+# --- CTC ------------------------------------------------------------------------------
+def _ctc_case(seed, T, N, C, blank=0):
+    """Log-probabilities (T, N, C), padded targets with repeated labels, lengths."""
+    r = rng(seed)
+    x = r.normal(size=(T, N, C))
+    lp = x - np.log(np.exp(x).sum(2, keepdims=True))
+    labels = [c for c in range(C) if c != blank]
+    tl = r.integers(0, T // 2 + 1, N)
+    tl[0] = max(tl[0], 2)
+    t = r.choice(labels, (N, int(tl.max()) + 1))
+    t[0, 1] = t[0, 0]  # a repeated label: it needs a blank between
+    il = r.integers(T // 2 + 1, T + 1, N)
+    il[0] = T
+    return lp, t, il, tl
+
+
+CTC_CASES = {  # name -> (seed, T, N, C, blank)
+    "small": (0, 6, 3, 5, 0),
+    "long": (1, 12, 4, 6, 0),
+    "blank_last": (2, 9, 3, 5, 4),
+    "batch1": (3, 7, 1, 4, 2),
+}
+
+
+def _ctc(reduction, zero_infinity=False, form="tuple", blank=0):
+    def fn(m, lp, t, il, tl):
+        if form == "concat":
+            t = m.cat([t[i, :int(tl[i])] for i in range(len(tl))])
+        if form == "tuple":
+            il, tl = tuple(int(v) for v in il), tuple(int(v) for v in tl)
+        return m.nn.functional.ctc_loss(lp, t, il, tl, blank=blank, reduction=reduction,
+                                        zero_infinity=zero_infinity)
+    return fn
+
+
+@pytest.mark.parametrize("form", ["tuple", "tensor", "concat"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("case", CTC_CASES)
+def test_ctc_loss(case, reduction, form):
+    seed, T, N, C, blank = CTC_CASES[case]
+    lp, t, il, tl = _ctc_case(seed, T, N, C, blank)
+    parity(_ctc(reduction, form=form, blank=blank), [lp, t, il, tl], np.float64,
+           requires_grad=[True, False, False, False])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_ctc_loss_float32(reduction):
+    lp, t, il, tl = _ctc_case(5, 8, 3, 5)
+    parity(_ctc(reduction), [lp.astype(np.float32), t, il, tl], np.float32,
+           requires_grad=[True, False, False, False])
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_ctc_loss_impossible_alignments(reduction, zero_infinity):
+    """Too few frames for the target (repeats need a blank between; no frames at all): the
+    loss is inf (gradient nan, as PyTorch) or, with zero_infinity, 0 with a zero gradient;
+    an empty target with no frames has loss 0."""
+    lp, _, _, _ = _ctc_case(6, 6, 4, 5)
+    t = np.array([[1, 1, 1], [3, 3, 0], [4, 0, 0], [2, 0, 0]])
+    il, tl = np.array([4, 6, 0, 0]), np.array([3, 2, 1, 0])
+    parity(_ctc(reduction, zero_infinity), [lp, t, il, tl], np.float64,
+           requires_grad=[True, False, False, False])
+
+
+def test_ctc_loss_unbatched():
+    lp, t, il, tl = _ctc_case(7, 7, 1, 5)
+    for r in REDUCTIONS:
+        parity(lambda m, lp, t, il, tl, r=r: m.nn.functional.ctc_loss(
+            lp[:, 0], t[0, :int(tl[0])], il[0], tl[0], reduction=r),
+               [lp, t, il, tl], np.float64, requires_grad=[True, False, False, False])
+
+
+def test_ctc_loss_gradcheck():
+    """Finite differences through log_softmax (PyTorch's CTC gradient assumes normalised
+    log-probabilities: its exp(lp) term is cancelled by log_softmax's backward)."""
+    _, t, il, tl = _ctc_case(8, 6, 3, 4)
+    Op(lambda m, x: m.nn.functional.ctc_loss(
+        x.log_softmax(2), m.tensor(t), m.tensor(il), m.tensor(tl))).gradcheck(shapes=((6, 3, 4),))
+    _, t, il, tl = _ctc_case(9, 6, 3, 4, blank=3)
+    Op(lambda m, x: m.nn.functional.ctc_loss(
+        x.log_softmax(2), m.tensor(t), m.tensor(il), m.tensor(tl), reduction="none",
+        blank=3)).gradcheck(shapes=((6, 3, 4),))
+
+
+def test_ctc_loss_errors():
+    lp = ember.randn(5, 3, 4).log_softmax(2)
+    t = ember.tensor([[1, 1, 2], [1, 2, 3], [3, 3, 3]])
+    with pytest.raises(ValueError, match=r"ctc_loss: input_lengths must be in \[0, T=5\], got "
+                                         r"\[6, 5, 5\]"):
+        F.ctc_loss(lp, t, (6, 5, 5), (3, 2, 3))
+    with pytest.raises(ValueError, match=r"ctc_loss: padded targets must be \(N=3, S >= 4\)"):
+        F.ctc_loss(lp, t, (5, 5, 5), (3, 2, 4))
+    with pytest.raises(ValueError, match=r"ctc_loss: blank must be in label range \[0, 4\), "
+                                         r"got 4"):
+        F.ctc_loss(lp, t, (5, 5, 5), (3, 2, 3), blank=4)
+    with pytest.raises(ValueError, match=r"ctc_loss: input_lengths must be of size batch_size "
+                                         r"\(3\), got \(2,\)"):
+        F.ctc_loss(lp, t, (5, 5), (3, 2, 3))
+    with pytest.raises(ValueError, match=r"ctc_loss: concatenated targets must have "
+                                         r"sum\(target_lengths\) = 8 elements, got \(4,\)"):
+        F.ctc_loss(lp, ember.tensor([1, 2, 3, 1]), (5, 5, 5), (3, 2, 3))
+    with pytest.raises(ValueError, match=r"ctc_loss: target value 0 is out of range for 4 "
+                                         r"classes or is the blank \(0\)"):
+        F.ctc_loss(lp, ember.tensor([[1, 0], [1, 1], [2, 2]]), (5, 5, 5), (2, 2, 2))
+    with pytest.raises(ValueError, match=r"ctc_loss: expected log_probs \(T, N, C\) or \(T, C\), "
+                                         r"got \(5,\)"):
+        F.ctc_loss(ember.randn(5), t, (5,), (3,))
+    with pytest.raises(ValueError, match="ctc_loss: reduction must be one of"):
+        F.ctc_loss(lp, t, (5, 5, 5), (3, 2, 3), reduction="batchmean")

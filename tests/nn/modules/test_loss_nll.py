@@ -33,7 +33,7 @@ def test_legacy_arguments_state_and_errors():
     x, t = rng(1).normal(size=(4, 3)), rng(2).integers(0, 6, (4, 3)).astype(float)
     for kw in [{"size_average": False}, {"reduce": False}]:
         parity(lambda m, x, t, kw=kw: m.nn.PoissonNLLLoss(**kw)(x, t), [x, t], np.float64)
-    for cls in ("PoissonNLLLoss", "GaussianNLLLoss"):
+    for cls in ("PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss"):
         e, tm = getattr(ember.nn, cls)(), getattr(torch.nn, cls)()
         assert list(e.state_dict()) == list(tm.state_dict()) == []
         assert repr(e) == repr(tm) == f"{cls}()"
@@ -42,3 +42,24 @@ def test_legacy_arguments_state_and_errors():
         ember.nn.GaussianNLLLoss()(ember.randn(3, 4), ember.randn(3, 4), ember.ones(2))
     with pytest.raises(ValueError, match=r"PoissonNLLLoss: poisson_nll_loss: target shape"):
         ember.nn.PoissonNLLLoss()(ember.randn(3, 4), ember.randn(2))
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_ctc_layer(reduction, zero_infinity):
+    x = rng(1).normal(size=(7, 3, 5))
+    t = np.array([[1, 1, 2], [4, 3, 0], [2, 2, 2]])
+    il, tl = np.array([7, 5, 4]), np.array([3, 2, 3])  # the last is impossible: inf
+
+    def case(m, x, t, il, tl):
+        return m.nn.CTCLoss(blank=0, reduction=reduction, zero_infinity=zero_infinity)(
+            x.log_softmax(2), t, il, tl)
+    parity(case, [x, t, il, tl], np.float64, requires_grad=[True, False, False, False])
+    parity(case, [x.astype(np.float32), t, il, tl], np.float32,
+           requires_grad=[True, False, False, False])
+
+
+def test_ctc_layer_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"CTCLoss: ctc_loss: blank must be in label range"):
+        ember.nn.CTCLoss(blank=7)(ember.randn(5, 2, 4), ember.tensor([[1], [2]]), (5, 5),
+                                  (1, 1))
