@@ -217,3 +217,25 @@ def test_errors_name_the_function_and_shapes():
         F.triplet_margin_with_distance_loss(x, x, x, margin=0)
     with pytest.raises(ValueError, match="triplet_margin_loss: reduction must be one of"):
         F.triplet_margin_loss(x, x, x, reduction="batchmean")
+
+
+def test_margin_losses_on_device(device):
+    """Every margin loss runs where its inputs live and agrees with the CPU."""
+    x, y = rng(0).normal(size=(4, 5)), _sign((4, 5), 1)
+    labels, cls = _labels(4, 5), rng(2).integers(0, 5, 4)
+    out = []
+    for dev in ("cpu", device):
+        def t(a, dev=dev):
+            return ember.tensor(a, device=dev)
+        xe = ember.tensor(x, requires_grad=True, device=dev)
+        loss = (F.margin_ranking_loss(xe, xe.flip(0), t(y), margin=0.2)
+                + F.hinge_embedding_loss(xe, t(y)) + F.soft_margin_loss(xe, t(y))
+                + F.multilabel_soft_margin_loss(xe, t((y + 1) / 2), weight=t(np.ones(5)))
+                + F.multilabel_margin_loss(xe, t(labels))
+                + F.multi_margin_loss(xe, t(cls), p=2, weight=t(np.arange(1.0, 6)))
+                + F.triplet_margin_loss(xe, xe * 2, xe.flip(1), swap=True)
+                + F.triplet_margin_with_distance_loss(xe, xe * 2, xe.flip(1)))
+        loss.backward()
+        out.append((loss.item(), xe.grad.detach().cpu().numpy()))
+    assert abs(out[0][0] - out[1][0]) < 1e-10
+    np.testing.assert_allclose(out[0][1], out[1][1], atol=1e-12)

@@ -221,3 +221,23 @@ def test_ctc_loss_errors():
         F.ctc_loss(ember.randn(5), t, (5,), (3,))
     with pytest.raises(ValueError, match="ctc_loss: reduction must be one of"):
         F.ctc_loss(lp, t, (5, 5, 5), (3, 2, 3), reduction="batchmean")
+
+
+def test_nll_losses_on_device(device):
+    """Poisson, Gaussian and CTC run where their inputs live and agree with the CPU."""
+    lp, t, il, tl = _ctc_case(4, 8, 3, 5)
+    x, y = rng(0).normal(size=(3, 4)), _counts((3, 4), 1)
+    out = []
+    for dev in ("cpu", device):
+        xe = ember.tensor(x, requires_grad=True, device=dev)
+        le = ember.tensor(lp, requires_grad=True, device=dev)
+        loss = (F.poisson_nll_loss(xe, ember.tensor(y, device=dev), full=True)
+                + F.gaussian_nll_loss(xe, xe.flip(0), ember.tensor(y[:, 0] / 4, device=dev))
+                + F.ctc_loss(le, ember.tensor(t, device=dev), ember.tensor(il, device=dev),
+                             tuple(tl)))
+        loss.backward()
+        out.append((loss.item(), xe.grad.detach().cpu().numpy(),
+                    le.grad.detach().cpu().numpy()))
+    assert abs(out[0][0] - out[1][0]) < 1e-10
+    for a, b in zip(out[0][1:], out[1][1:]):
+        np.testing.assert_allclose(a, b, atol=1e-12)
