@@ -217,8 +217,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     last dim; ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative distance."""
     name = "triplet_margin_loss"  # for error messages
     reduction = _reduction(name, reduction, size_average, reduce)
-    if p <= 0:
-        raise ValueError(f"{name}: p must be positive, got {p}")
     return _triplet(name, anchor, positive, negative,
                     lambda a, b: _pairwise_distance(a, b, p, eps), margin, swap, reduction)
 

@@ -84,6 +84,11 @@ CASES = {
         lambda m, a, p, n: m.nn.functional.triplet_margin_loss(a, p, n, p=3, eps=1e-3,
                                                                swap=True, reduction=r),
         [rng(1).normal(size=(5, 4)), rng(2).normal(size=(1, 4)), rng(3).normal(size=(5, 4))]),
+    "triplet_pinf_p05": lambda r, dt: (
+        lambda m, a, p, n: m.nn.functional.triplet_margin_loss(a, p, n, p=float("inf"),
+                                                               reduction=r)
+        + m.nn.functional.triplet_margin_loss(a, p, n, p=0.5, margin=3.0, reduction=r),
+        [rng(i).normal(size=(5, 4)) for i in (1, 2, 3)]),
     "triplet_unbatched": lambda r, dt: (
         lambda m, a, p, n: m.nn.functional.triplet_margin_loss(a, p, n, margin=3.0,
                                                                reduction=r),
