@@ -13,6 +13,8 @@ from ember.nn.functional.fold import *
 from ember.nn.functional.instancenorm import *
 from ember.nn.functional.linear import *
 from ember.nn.functional.loss import *
+from ember.nn.functional.loss_margin import *
+from ember.nn.functional.loss_nll import *
 from ember.nn.functional.normalization import *
 from ember.nn.functional.pixelshuffle import *
 from ember.nn.functional.pooling import *

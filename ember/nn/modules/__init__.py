@@ -4,6 +4,8 @@ from ember.nn.modules.container import *
 from ember.nn.modules.linear import *
 from ember.nn.modules.activation import *
 from ember.nn.modules.loss import *
+from ember.nn.modules.loss_margin import *
+from ember.nn.modules.loss_nll import *
 from ember.nn.modules.dropout import *
 from ember.nn.modules.fold import *
 from ember.nn.modules.sparse import *
