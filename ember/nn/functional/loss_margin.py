@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
+from ember.nn.functional.distance import pairwise_distance
 from ember.nn.functional.loss import (
     BinaryCrossEntropyWithLogits,
     _broadcastable_to,
@@ -190,12 +191,6 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction)
 
 
-def _pairwise_distance(x1, x2, p=2.0, eps=1e-6):
-    """PyTorch's ``pairwise_distance``: ``||x1 - x2 + eps||_p`` over the last dim."""
-    d = x1 - x2 + eps
-    return d.norm(p, d.ndim - 1) if d.ndim else d.abs()
-
-
 def _triplet(name, anchor, positive, negative, distance, margin, swap, reduction):
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise ValueError(f"{name}: the anchor, positive, and negative tensors are expected to "
@@ -218,7 +213,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     name = "triplet_margin_loss"  # for error messages
     reduction = _reduction(name, reduction, size_average, reduce)
     return _triplet(name, anchor, positive, negative,
-                    lambda a, b: _pairwise_distance(a, b, p, eps), margin, swap, reduction)
+                    lambda a, b: pairwise_distance(a, b, p, eps), margin, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -229,5 +224,5 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     reduction = _reduction(name, reduction)
     if margin <= 0:
         raise ValueError(f"{name}: expected margin to be greater than 0, got {margin}")
-    return _triplet(name, anchor, positive, negative, distance_function or _pairwise_distance,
+    return _triplet(name, anchor, positive, negative, distance_function or pairwise_distance,
                     margin, swap, reduction)
