@@ -41,6 +41,25 @@ def _as_array(data, dtype=None, device=None):
     return arr
 
 
+def _legacy_array(args, dtype=None, device=None, name="Tensor"):
+    """The array ``torch.Tensor(*args)`` (or ``torch.LongTensor(*args)``, ...) would hold."""
+    want = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if len(args) == 1 and isinstance(args[0], Size) or not args:
+        args = tuple(args[0]) if args else (0,)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"{name}: negative dimension in size {tuple(args)}")
+        return backend.Device(device or "cpu").xp.empty(tuple(int(a) for a in args), want)
+    if len(args) != 1 or isinstance(args[0], (numbers.Number, np.generic)):
+        raise TypeError(f"{name}(): expected one data argument (a sequence, an array or a "
+                        f"tensor) or sizes (ints), got {tuple(type(a).__name__ for a in args)}")
+    if isinstance(args[0], Tensor):
+        if dtype is not None and args[0].dtype != want:
+            raise TypeError(f"{name}(): expected a tensor of dtype {want}, got {args[0].dtype}")
+        want = args[0].dtype  # an alias of the tensor, as PyTorch's
+    return _as_array(args[0], want, device)
+
+
 def _to_host_list(data):
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         return [_to_host_list(d) for d in data]
@@ -59,8 +78,15 @@ class Tensor:
                  "requires_grad")
     __array_priority__ = 1000  # NumPy scalars on the left defer to our reflected operators
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.array = _as_array(data, dtype, device)
+    def __init__(self, *data, requires_grad=False, dtype=None, device=None):
+        """PyTorch's legacy constructor: ``Tensor(data)`` converts lists and arrays to the
+        default dtype (``Tensor([1, 2])`` is float32), ``Tensor(2, 3)`` or ``Tensor(size)``
+        is uninitialised, ``Tensor(t)`` shares ``t``'s memory and dtype. ``dtype=`` and
+        ``requires_grad=`` are ember's additions; :func:`ember.tensor` infers the dtype."""
+        self._init(_legacy_array(data, dtype, device), requires_grad)
+
+    def _init(self, array, requires_grad=False):
+        self.array = array
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
@@ -218,6 +244,12 @@ class Tensor:
     @property
     def is_cuda(self):
         return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    is_xpu = is_mps = property(lambda self: False, doc="ember runs on CPUs and CUDA GPUs only")
 
     @property
     def T(self):
@@ -431,13 +463,6 @@ class Tensor:
     def fill_(self, value):
         return _ops.fill_(self, value)
 
-    def uniform_(self, a=0.0, b=1.0):
-        return _ops.fill_(self, _ops.random_uniform(self.shape, a, b, self.dtype, self.device))
-
-    def normal_(self, mean=0.0, std=1.0):
-        return _ops.fill_(self, _ops.random_normal(self.shape, mean, std, self.dtype,
-                                                   self.device))
-
     def __setitem__(self, key, value):
         _ops.setitem(self, key, value)
 
@@ -566,3 +591,10 @@ for _name in (
         "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
         "isnan", "isinf", "isfinite", "softmax", "log_softmax", "allclose"):
     setattr(Tensor, _name, getattr(_ops, _name))
+from ember.ops import creation as _creation
+from ember.ops import sampling as _sampling
+
+for _name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"):
+    setattr(Tensor, _name, getattr(_creation, _name))
+for _name in ("random_", "uniform_", "normal_", "bernoulli_", "exponential_"):
+    setattr(Tensor, _name, getattr(_sampling, _name))
