@@ -5,8 +5,8 @@ The public surface mirrors PyTorch: ``ember.tensor``, ``ember.randn``, ``ember.n
 """
 from ember import backend
 from ember.tensor import Size, Tensor, is_tensor  # first: tensor -> ops -> autograd
-from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
-                                      is_inference_mode_enabled, no_grad, set_grad_enabled)
+from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.inference import inference_mode, is_inference_mode_enabled
 from ember.backend import (Device, bool_, cuda_available, float16, float32, float64,
                            get_default_dtype, get_rng_state, int8, int16, int32, int64,
                            manual_seed, set_default_dtype, set_rng_state, uint8)

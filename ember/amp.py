@@ -30,8 +30,9 @@ class autocast:
     docstring); ``device_type`` must be ``"cpu"`` or ``"cuda"``."""
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
-        if not isinstance(device_type, str):
-            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        if not isinstance(device_type, str):  # torch's ValueError
+            raise ValueError(  # noqa: TRY004
+                f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         if device_type not in ("cpu", "cuda"):
             raise RuntimeError(f"User specified an unsupported autocast device_type "
                                f"'{device_type}' (ember runs on 'cpu' and 'cuda')")
@@ -147,7 +148,7 @@ class GradScaler:
             self._scale = _f32(new_scale.item() if isinstance(new_scale, Tensor) else new_scale)
         else:
             if not self._per_optimizer:
-                raise RuntimeError("No inf checks were recorded prior to update.")
+                raise AssertionError("No inf checks were recorded prior to update.")
             if any(s["inf"] for s in self._per_optimizer.values()):
                 self._scale = _f32(self._scale * self._backoff_factor)
                 self._growth_tracker = 0

@@ -41,25 +41,6 @@ def _as_array(data, dtype=None, device=None):
     return arr
 
 
-def _legacy_array(args, dtype=None, device=None, name="Tensor"):
-    """The array ``torch.Tensor(*args)`` (or ``torch.LongTensor(*args)``, ...) would hold."""
-    want = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
-    if len(args) == 1 and isinstance(args[0], Size) or not args:
-        args = tuple(args[0]) if args else (0,)
-    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
-        if any(a < 0 for a in args):
-            raise RuntimeError(f"{name}: negative dimension in size {tuple(args)}")
-        return backend.Device(device or "cpu").xp.empty(tuple(int(a) for a in args), want)
-    if len(args) != 1 or isinstance(args[0], (numbers.Number, np.generic)):
-        raise TypeError(f"{name}(): expected one data argument (a sequence, an array or a "
-                        f"tensor) or sizes (ints), got {tuple(type(a).__name__ for a in args)}")
-    if isinstance(args[0], Tensor):
-        if dtype is not None and args[0].dtype != want:
-            raise TypeError(f"{name}(): expected a tensor of dtype {want}, got {args[0].dtype}")
-        want = args[0].dtype  # an alias of the tensor, as PyTorch's
-    return _as_array(args[0], want, device)
-
-
 def _to_host_list(data):
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         return [_to_host_list(d) for d in data]
@@ -83,7 +64,7 @@ class Tensor:
         default dtype (``Tensor([1, 2])`` is float32), ``Tensor(2, 3)`` or ``Tensor(size)``
         is uninitialised, ``Tensor(t)`` shares ``t``'s memory and dtype. ``dtype=`` and
         ``requires_grad=`` are ember's additions; :func:`ember.tensor` infers the dtype."""
-        self._init(_legacy_array(data, dtype, device), requires_grad)
+        self._init(_creation.legacy_array(data, dtype, device), requires_grad)
 
     def _init(self, array, requires_grad=False):
         self.array = array

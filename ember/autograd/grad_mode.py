@@ -72,33 +72,3 @@ class no_grad(_GradMode):
 class enable_grad(_GradMode):
     """Record a graph again inside a ``no_grad`` block."""
     mode = True
-
-
-_inference = [False]
-
-
-def is_inference_mode_enabled() -> bool:
-    return _inference[0]
-
-
-class inference_mode(_GradMode):
-    """PyTorch's ``inference_mode(mode=True)``, as a context manager or decorator: in ember it
-    is ``no_grad`` (``inference_mode(False)`` turns grad mode back on, as in PyTorch) plus
-    :func:`is_inference_mode_enabled`; ember has no separate inference tensors."""
-
-    def __new__(cls, mode=True):
-        return cls()(mode) if callable(mode) else super().__new__(cls)
-
-    def __init__(self, mode=True):
-        self.mode = not mode
-
-    def __enter__(self):
-        self.prev_inference, _inference[0] = _inference[0], not self.mode
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        _inference[0] = self.prev_inference
-        return super().__exit__(*exc)
-
-    def __call__(self, func):
-        return _wrap(func, lambda: inference_mode(not self.mode))

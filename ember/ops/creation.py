@@ -1,11 +1,13 @@
 """Creating tensors (tensor, zeros, randn, ...) and converting them (clone, cast, to_device)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.tensor import Tensor, _as_array, _legacy_array
+from ember.tensor import Size, Tensor, _as_array
 
 
 def _sizes(size, keyword=None):
@@ -170,9 +172,28 @@ new_zeros, new_ones, new_empty, new_full = map(_new_method, (zeros, ones, empty,
 new_tensor = _new_method(tensor)
 
 
+def legacy_array(args, dtype=None, device=None, name="Tensor"):
+    """The array ``torch.Tensor(*args)`` (or ``torch.LongTensor(*args)``, ...) would hold."""
+    want = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if len(args) == 1 and isinstance(args[0], Size) or not args:
+        args = tuple(args[0]) if args else (0,)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"{name}: negative dimension in size {tuple(args)}")
+        return backend.Device(device or "cpu").xp.empty(tuple(int(a) for a in args), want)
+    if len(args) != 1 or isinstance(args[0], (numbers.Number, np.generic)):
+        raise TypeError(f"{name}(): expected one data argument (a sequence, an array or a "
+                        f"tensor) or sizes (ints), got {tuple(type(a).__name__ for a in args)}")
+    if isinstance(args[0], Tensor):
+        if dtype is not None and args[0].dtype != want:
+            raise TypeError(f"{name}(): expected a tensor of dtype {want}, got {args[0].dtype}")
+        want = args[0].dtype  # an alias of the tensor, as PyTorch's
+    return _as_array(args[0], want, device)
+
+
 def _legacy_type(dtype, name):
     def make(*data, device=None):
-        return Tensor._make(_legacy_array(data, dtype, device, name))
+        return Tensor._make(legacy_array(data, dtype, device, name))
     make.__name__ = make.__qualname__ = name
     make.__doc__ = (f"PyTorch's legacy ``torch.{name}(data)`` / ``torch.{name}(*sizes)``: a "
                     f"{np.dtype(dtype)} tensor (data is converted; sizes give an "

@@ -17,24 +17,13 @@ def _floating(x, name):
                            f"got dtype {x.dtype}")
 
 
-def _bounds(args, kwargs, name, defaults):
-    """PyTorch's ``from``/``to`` arguments (``from`` is a Python keyword: pass it by position
-    or as ``**{"from": v}``)."""
-    if set(kwargs) - {"from", "to"} or len(args) > 2:
-        raise TypeError(f"{name}() takes (from, to), got {len(args)} positional and "
-                        f"{sorted(kwargs)}")
-    values = dict(zip(("from", "to"), defaults))
-    values.update(zip(("from", "to"), args))
-    values.update(kwargs)
-    return values["from"], values["to"]
-
-
-def random_(x, *args, **kwargs):
-    """Integers uniform on ``[from, to - 1]`` (``random_(to)``, ``random_(from, to)``); without
-    ``to``, up to the dtype's largest value, or ``2**mantissa`` (inclusive) for floats."""
-    if len(args) == 1 and "to" not in kwargs and "from" not in kwargs:
-        args = (0, args[0])
-    lo, hi = _bounds(args, kwargs, "random_", (0, None))
+def random_(x, *bounds, to=None):
+    """Integers uniform on ``[from, to - 1]``: ``random_(to)``, ``random_(from, to)`` (``from``
+    is a Python keyword: pass it by position), or without ``to`` up to the dtype's largest
+    value (``2**mantissa`` inclusive for floats, PyTorch's rule)."""
+    if len(bounds) == 1 and to is None:
+        bounds = (0, bounds[0])
+    lo, hi = (*bounds, to)[:2] if bounds else (0, to)
     info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
     top = 2 ** (info.nmant + 1) if info else 1 if x.dtype == np.bool_ else np.iinfo(x.dtype).max
     low = 0 if x.dtype == np.bool_ else None if info else np.iinfo(x.dtype).min
@@ -44,25 +33,24 @@ def random_(x, *args, **kwargs):
                            f">= to={hi}")
     if not info and not low <= lo <= hi - 1 <= top:
         raise RuntimeError(f"random_: [{lo}, {hi}) is out of bounds for dtype {x.dtype}")
-    return fill_(x, randint(lo, hi, tuple(x.shape), device=x.device,
-                            dtype=np.uint64 if hi > 2 ** 63 else np.int64).array)
+    return fill_(x, randint(lo, hi, tuple(x.shape), device=x.device).array)
 
 
-def uniform_(x, *args, **kwargs):
-    """Uniform on ``[from, to)`` (defaults 0 and 1), floating-point tensors only."""
-    lo, hi = _bounds(args, kwargs, "uniform_", (0.0, 1.0))
+def uniform_(x, from_=0.0, to=1.0):
+    """Uniform on ``[from, to)`` (defaults 0 and 1), floating-point tensors only; PyTorch's
+    first argument is ``from``, a Python keyword: pass it by position."""
     _floating(x, "uniform_")
-    if lo > hi:
+    if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
-                           f"from={lo} > to={hi}")
-    return fill_(x, random_uniform(x.shape, lo, hi, x.dtype, x.device))
+                           f"from={from_} > to={to}")
+    return fill_(x, random_uniform(x.shape, from_, to, x.dtype, x.device))
 
 
 def normal_(x, mean=0.0, std=1.0):
     """Normal samples of ``mean`` and ``std`` (floating-point tensors only)."""
     _floating(x, "normal_")
     if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
     return fill_(x, random_normal(x.shape, mean, std, x.dtype, x.device))
 
 
