@@ -343,3 +343,12 @@ def test_device_kind_flags_match_torch():
         assert getattr(e, flag) == getattr(t, flag), flag
     assert ember.device("cpu").type == "cpu" and ember.device("cpu").index is None
     assert ember.device("cuda", 1).index == 1 and isinstance(e.device, ember.device)
+
+
+def test_parameter_from_sizes_idiom_runs_as_in_torch():
+    torch = import_torch()
+    for m in (ember, torch):
+        w = m.nn.Parameter(m.Tensor(3, 4))
+        m.nn.init.kaiming_uniform_(w, a=5 ** 0.5)
+        assert tuple(w.shape) == (3, 4) and str(w.dtype).endswith("float32") and w.requires_grad
+        assert float(w.abs().max()) <= 0.5 + 1e-6  # bound 1/sqrt(fan_in) = 0.5
