@@ -8,10 +8,12 @@ from importlib import import_module as _import_module
 from ember import backend
 from ember.tensor import Size, Tensor, is_tensor  # first: tensor -> ops -> autograd
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.inference import inference_mode, is_inference_mode_enabled
 from ember.backend import (Device, bool_, cuda_available, float16, float32, float64,
                            get_default_dtype, get_rng_state, int8, int16, int32, int64,
                            manual_seed, set_default_dtype, set_rng_state, uint8)
 from ember.ops import *
+from ember.ops.creation import BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor
 from ember import autograd, ops
 
 from ember.ops.public import checked_namespace
@@ -31,15 +33,26 @@ long = int64
 int = int32
 
 
-def device(spec="cpu") -> Device:
-    return Device(spec)
+device = Device  # ember.device("cuda", 0), isinstance(d, ember.device), as torch.device
 
 
 class cuda:
-    """``ember.cuda.is_available()`` and ``ember.cuda.device_count()``."""
+    """``ember.cuda.is_available()``, ``device_count()``, ``manual_seed(seed)`` (GPU 0, the
+    current device) and ``manual_seed_all(seed)`` (every GPU); the seeds are those
+    ``ember.manual_seed(seed)`` gives the GPUs, and without a GPU they do nothing."""
     is_available = staticmethod(cuda_available)
     device_count = staticmethod(backend.cuda_device_count)
+
+    @staticmethod
+    def manual_seed(seed):
+        backend.manual_seed(seed, [Device("cuda", 0)])
+
+    @staticmethod
+    def manual_seed_all(seed):
+        backend.manual_seed(seed, [Device("cuda", i) for i in range(backend.cuda_device_count())])
 from ember.io.checkpoint import save, load
 from ember import data, nn
 from ember.summary import summary
 from ember import models
+from ember import accelerator, amp
+from ember.amp import autocast

@@ -202,13 +202,15 @@ def generator(device=CPU):
     return gen
 
 
-def manual_seed(seed: int) -> None:
-    """Seed every device's generator, so that initialisation, dropout, shuffling and
-    augmentation repeat exactly."""
+def manual_seed(seed: int, devices=None) -> None:
+    """Seed every device's generator (or only those in ``devices``), so that initialisation,
+    dropout, shuffling and augmentation repeat exactly: the CPU gets ``seed``, GPU ``k`` gets
+    ``seed + 1 + k``."""
     seed = int(seed)
-    devices = [CPU] + [Device("cuda", i) for i in range(cuda_device_count())]
-    for i, device in enumerate(devices):
-        _generators[device] = _new_generator(device, seed + i)
+    everyone = [CPU] + [Device("cuda", i) for i in range(cuda_device_count())]
+    for i, device in enumerate(everyone):
+        if devices is None or device in devices:
+            _generators[device] = _new_generator(device, seed + i)
 
 
 def get_rng_state() -> dict:

@@ -59,8 +59,15 @@ class Tensor:
                  "requires_grad")
     __array_priority__ = 1000  # NumPy scalars on the left defer to our reflected operators
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.array = _as_array(data, dtype, device)
+    def __init__(self, *data, requires_grad=False, dtype=None, device=None):
+        """PyTorch's legacy constructor: ``Tensor(data)`` converts lists and arrays to the
+        default dtype (``Tensor([1, 2])`` is float32), ``Tensor(2, 3)`` or ``Tensor(size)``
+        is uninitialised, ``Tensor(t)`` shares ``t``'s memory and dtype. ``dtype=`` and
+        ``requires_grad=`` are ember's additions; :func:`ember.tensor` infers the dtype."""
+        self._init(_creation.legacy_array(data, dtype, device), requires_grad)
+
+    def _init(self, array, requires_grad=False):
+        self.array = array
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
@@ -220,6 +227,12 @@ class Tensor:
         return self.device.type == "cuda"
 
     @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    is_xpu = is_mps = property(lambda self: False, doc="ember runs on CPUs and CUDA GPUs only")
+
+    @property
     def T(self):
         return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
@@ -307,7 +320,8 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self):
-        return _format(self)
+        from ember._tensor_str import format_tensor
+        return format_tensor(self)
 
     def __bool__(self):
         if self.array.size != 1:
@@ -440,13 +454,6 @@ class Tensor:
     def fill_(self, value):
         return _ops.fill_(self, value)
 
-    def uniform_(self, a=0.0, b=1.0):
-        return _ops.fill_(self, _ops.random_uniform(self.shape, a, b, self.dtype, self.device))
-
-    def normal_(self, mean=0.0, std=1.0):
-        return _ops.fill_(self, _ops.random_normal(self.shape, mean, std, self.dtype,
-                                                   self.device))
-
     def __setitem__(self, key, value):
         _ops.setitem(self, key, value)
 
@@ -508,50 +515,6 @@ class Size(tuple):
         return f"ember.Size({list(self)})"
 
 
-def _float_formatter(arr):
-    """PyTorch's choice of float format: ``1.`` when every value is whole, ``1.5000``
-    otherwise, scientific when the magnitudes span too much; padded to one width."""
-    if arr.size > 1000:  # summarised: only the printed corners (3 per end) matter
-        for axis, n in enumerate(arr.shape):
-            if n > 6:
-                arr = np.take(arr, [0, 1, 2, n - 3, n - 2, n - 1], axis=axis)
-    flat = arr.reshape(-1)
-    finite = flat[np.isfinite(flat)].astype(np.float64)
-    nonzero = np.abs(finite[finite != 0])
-    big, small = (nonzero.max(), nonzero.min()) if nonzero.size else (0.0, 0.0)
-    if np.all(finite == np.round(finite)):
-        spec = "{:.4e}" if big > 1e8 else "{:.0f}."
-    else:
-        spec = "{:.4e}" if big / max(small, 1e-300) > 1000 or big > 1e8 or small < 1e-4 \
-            else "{:.4f}"
-
-    def fmt(v):
-        return spec.format(v) if np.isfinite(v) else str(v)
-    width = max((len(fmt(v)) for v in flat), default=0)
-    return lambda v: fmt(v).rjust(width)
-
-
-def _format(t: Tensor) -> str:
-    arr = backend.to_numpy(t.array)
-    formatter = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
-    body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000,
-                           edgeitems=3, max_line_width=81, formatter=formatter)
-    body = body.replace(", ..., ", ",  ..., ")  # PyTorch pads the elision like a number
-    extras = []
-    default = arr.dtype in (backend.get_default_dtype(), np.int64, np.bool_)
-    if arr.size == 0 and arr.shape != (0,):
-        extras.append(f"size={tuple(arr.shape)}")
-    if not default:
-        extras.append(f"dtype=ember.{arr.dtype}")
-    if t.device.type != "cpu":
-        extras.append(f"device='{t.device}'")
-    if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name}>")
-    elif t.requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
-
-
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
@@ -595,3 +558,11 @@ def _inplace_method(op):
 for _name in ("scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy",
               "index_fill", "masked_scatter", "masked_fill"):
     setattr(Tensor, _name + "_", _inplace_method(getattr(_ops, _name)))
+
+from ember.ops import creation as _creation  # noqa: E402 - after Tensor, as ops above
+from ember.ops import sampling as _sampling  # noqa: E402
+
+for _name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"):
+    setattr(Tensor, _name, getattr(_creation, _name))
+for _name in ("random_", "uniform_", "normal_", "bernoulli_", "exponential_"):
+    setattr(Tensor, _name, getattr(_sampling, _name))

@@ -96,3 +96,19 @@ def test_transfer_round_trip(device):
     assert y.device == ember.device(device)
     y.sum().backward()
     assert x.grad.device.type == "cpu" and x.grad.tolist() == [2.0] * 6
+
+
+def test_cuda_seeding_leaves_the_cpu_stream_and_matches_manual_seed():
+    ember.manual_seed(3)
+    expected = ember.randn(4).tolist()
+    ember.manual_seed(3)
+    ember.cuda.manual_seed_all(11)
+    ember.cuda.manual_seed(12)  # fine without a GPU, as torch.cuda.manual_seed
+    assert ember.randn(4).tolist() == expected
+    if ember.cuda.is_available():  # the GPUs get what ember.manual_seed(seed) gives them
+        ember.manual_seed(5)
+        a = ember.randn(4, device="cuda").tolist()
+        ember.cuda.manual_seed_all(5)
+        assert ember.randn(4, device="cuda").tolist() == a
+        ember.cuda.manual_seed(5)
+        assert ember.randn(4, device="cuda").tolist() == a

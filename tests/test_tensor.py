@@ -271,3 +271,96 @@ def test_format_and_matrix_methods_like_torch():
     np.testing.assert_array_equal(ember.tensor(a).mm(ember.tensor(b)).numpy(), a @ b)
     np.testing.assert_array_equal(ember.tensor(a[None]).bmm(ember.tensor(b[None])).numpy(),
                                   (a @ b)[None])
+# --- PyTorch's legacy constructor: Tensor(data) / Tensor(*sizes) ----------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.Tensor([1, 2]), lambda m: m.Tensor([[1, 2], [3, 4]]),
+    lambda m: m.Tensor([True, False]), lambda m: m.Tensor([1.5, 2.5]), lambda m: m.Tensor([]),
+    lambda m: m.Tensor(np.array([1, 2])), lambda m: m.Tensor(np.array([0.25, 2.0])),
+    lambda m: m.Tensor(m.tensor([1, 2])), lambda m: m.Tensor(m.tensor([1.0], dtype=m.float64)),
+    lambda m: m.LongTensor([1.5, 2]), lambda m: m.IntTensor([1, 2]),
+    lambda m: m.DoubleTensor([1, 2]), lambda m: m.FloatTensor(np.array([1, 2])),
+    lambda m: m.BoolTensor([1, 0]), lambda m: m.LongTensor(m.tensor([3, 4])),
+])
+def test_legacy_constructor_from_data_matches_torch(make):
+    torch = import_torch()
+    _same(make(ember), make(torch))
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.Tensor(2, 3), lambda m: m.Tensor(3), lambda m: m.Tensor(0), lambda m: m.Tensor(),
+    lambda m: m.Tensor(m.Size([2, 3])), lambda m: m.Tensor(np.int64(3)),
+    lambda m: m.LongTensor(2, 3), lambda m: m.BoolTensor(4), lambda m: m.DoubleTensor(1, 2),
+    lambda m: m.IntTensor(m.Size([5])), lambda m: m.FloatTensor(2),
+])
+def test_legacy_constructor_from_sizes_is_uninitialised_of_that_shape(make):
+    torch = import_torch()
+    e, t = make(ember), make(torch)
+    assert tuple(e.shape) == tuple(t.shape) and str(e.dtype) == str(t.dtype).replace("torch.", "")
+
+
+def test_legacy_constructor_follows_the_default_dtype_and_aliases_tensors():
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert ember.Tensor([1, 2]).dtype == ember.float64
+        assert ember.Tensor(2).dtype == ember.float64
+        assert ember.FloatTensor([1]).dtype == ember.float32  # FloatTensor is float32 always
+    finally:
+        ember.set_default_dtype(ember.float32)
+    x = ember.tensor([1.0, 2.0])
+    y = ember.Tensor(x)
+    y[0] = 5.0
+    assert x.tolist() == [5.0, 2.0]  # shares memory, as torch.Tensor(tensor)
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda m: m.Tensor(2.5), TypeError), (lambda m: m.Tensor(np.float64(2.0)), TypeError),
+    (lambda m: m.Tensor(-1), RuntimeError), (lambda m: m.Tensor(2, [3]), TypeError),
+    (lambda m: m.LongTensor(m.tensor([1.0, 2.0])), TypeError),
+])
+def test_legacy_constructor_errors_as_torch(make, error):
+    torch = import_torch()
+    with pytest.raises(error):
+        make(torch)
+    with pytest.raises(error, match="Tensor"):
+        make(ember)
+
+
+def test_legacy_types_are_functions_not_classes():
+    assert ember.LongTensor.__name__ == "LongTensor" and "isinstance" in ember.LongTensor.__doc__
+    assert not isinstance(ember.LongTensor, type)
+
+
+def test_internal_constructions_keep_dtype_and_values():
+    """The call sites that build Tensors from arrays keep their dtypes (not the default)."""
+    x = ember.zeros(2, dtype=ember.int64)
+    x[0] = 2 ** 40 + 1  # setitem wraps the value in x's dtype
+    x.copy_(x + 0)  # copy_ from a tensor
+    assert x.tolist() == [2 ** 40 + 1, 0]
+    x.copy_(2 ** 40 + 3)  # copy_ from a number: no trip through float32
+    assert x.tolist() == [2 ** 40 + 3] * 2
+    w = ember.tensor([[0.1, 0.2]], dtype=ember.float64)
+    emb = ember.nn.Embedding.from_pretrained(w)
+    assert emb.weight.dtype == ember.float64 and emb.weight.tolist() == w.tolist()
+    p = ember.nn.Parameter(ember.tensor([1.0], dtype=ember.float64))
+    b = ember.nn.Buffer(ember.tensor([1, 2]))
+    assert p.dtype == ember.float64 and b.dtype == ember.int64 and p.requires_grad
+    assert ember.nn.Parameter(np.array([1.5])).dtype == ember.float64
+
+
+def test_device_kind_flags_match_torch():
+    torch = import_torch()
+    e, t = ember.zeros(1), torch.zeros(1)
+    for flag in ("is_cpu", "is_cuda", "is_xpu", "is_mps"):
+        assert getattr(e, flag) == getattr(t, flag), flag
+    assert ember.device("cpu").type == "cpu" and ember.device("cpu").index is None
+    assert ember.device("cuda", 1).index == 1 and isinstance(e.device, ember.device)
+
+
+def test_parameter_from_sizes_idiom_runs_as_in_torch():
+    torch = import_torch()
+    for m in (ember, torch):
+        w = m.nn.Parameter(m.Tensor(3, 4))
+        m.nn.init.kaiming_uniform_(w, a=5 ** 0.5)
+        assert tuple(w.shape) == (3, 4) and str(w.dtype).endswith("float32") and w.requires_grad
+        assert float(w.abs().max()) <= 0.5 + 1e-6  # bound 1/sqrt(fan_in) = 0.5

@@ -128,17 +128,26 @@ class DataLoader:
         prefetch_factor: batches loaded ahead per worker thread; 0 with ``num_workers=0``
             loads synchronously.
         device: move every batch to this device in the loading thread (overlaps the copy).
+        pin_memory, pin_memory_device: accepted for PyTorch's loops and kept as attributes;
+            no effect (ember has no pinned host memory: use ``device=`` to copy batches to
+            the GPU in the loading thread).
+        persistent_workers: accepted (needs ``num_workers > 0``, as PyTorch); no effect:
+            ember's worker threads are cheap to start each epoch.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, *, drop_last=False, generator=None,
-                 prefetch_factor=2, device=None):
+                 num_workers=0, collate_fn=None, pin_memory=False, *, drop_last=False,
+                 generator=None, prefetch_factor=2, device=None, persistent_workers=False,
+                 pin_memory_device=""):
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
                                           or drop_last):
             raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, "
                              "shuffle, sampler and drop_last")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler is mutually exclusive with shuffle")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
         if num_workers < 0 or prefetch_factor < 0:
             raise ValueError(f"DataLoader: num_workers ({num_workers}) and prefetch_factor "
                              f"({prefetch_factor}) must be >= 0")
@@ -159,6 +168,8 @@ class DataLoader:
         self.generator = generator
         self.prefetch_factor = prefetch_factor
         self.device = None if device is None else backend.Device(device)
+        self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
+        self.persistent_workers = persistent_workers
 
     def __len__(self):
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)

@@ -6,11 +6,13 @@ starts: every epoch gets a new order, and re-seeding repeats the same sequence o
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
-import numpy as np
-
 from ember.data.dataset import _as_generator, make_generator
+
+_EAGER = 1 << 22  # a RandomSampler draws up to this many indices when iteration starts,
+_CHUNK = 1 << 16  # and beyond, this many at a time (with replacement) as they are consumed
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "BatchSampler"]
@@ -53,13 +55,24 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        gen, n = _as_generator(self.generator), len(self.data_source)
+        """Up to ``_EAGER`` indices are drawn here, when iteration starts; more are drawn as
+        they are consumed, ``_CHUNK`` at a time with replacement, one permutation at a time
+        without (more samples than items: whole permutations back to back), so a huge
+        ``num_samples`` costs no memory. The stream equals one draw of all indices at once
+        (NumPy's generators do not depend on how a draw is split): a seed gives the same
+        indices whatever the size."""
+        gen, n, total = _as_generator(self.generator), len(self.data_source), self.num_samples
         if self.replacement:
-            return iter(gen.integers(0, n, size=self.num_samples).tolist())
-        # Without replacement, more samples than items means whole permutations back to back.
-        full, rest = divmod(self.num_samples, n)
-        perms = [gen.permutation(n) for _ in range(full)] + [gen.permutation(n)[:rest]]
-        return iter(np.concatenate(perms).tolist())
+            sizes = itertools.chain(itertools.repeat(_CHUNK, total // _CHUNK),
+                                    [total % _CHUNK] if total % _CHUNK else [])
+            draw, drawn = functools.partial(gen.integers, 0, n), total
+        else:
+            full, rest = divmod(total, n)
+            sizes = itertools.chain(itertools.repeat(n, full), [rest])
+            draw, drawn = (lambda k: gen.permutation(n)[:k]), (full + 1) * n
+        blocks = (draw(k).tolist() for k in sizes)
+        blocks = list(blocks) if drawn <= _EAGER else itertools.chain([next(blocks)], blocks)
+        return itertools.chain.from_iterable(blocks)
 
     def __len__(self):
         return self.num_samples

@@ -127,12 +127,28 @@ def _hashable(key):
     return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
 
 
-def _make_tensor(array, ref, device):
-    target = device if device is not None else ref.get("device", "cpu")
+def _place(array, map_location, saved="cpu"):
+    """``array`` where ``map_location`` puts a tensor saved on ``saved``: None (back where
+    it was saved), a device (``"cpu"``, ``"cuda:0"``, ``ember.device(...)``), a dict
+    ``{saved: target}`` or ``fn(tensor_on_cpu, saved) -> tensor | None`` (None: default)."""
+    target = map_location
+    if isinstance(map_location, dict):
+        target = map_location.get(str(saved))
+    elif callable(map_location) and not isinstance(map_location, backend.Device):
+        out = map_location(Tensor._make(array), str(saved))
+        if out is not None:
+            return out.array if isinstance(out, Tensor) else out
+        target = None
+    target = saved if target is None else target
     if backend.Device(target).type != "cpu" and not backend.cuda_available():
-        raise CheckpointError(f"a tensor in this checkpoint was saved on {target}, which is not "
-                              "available here; pass map_location='cpu' to ember.load")
-    array = backend.to_device(array, target)
+        raise CheckpointError(f"a tensor in this checkpoint was saved on {saved} and goes to "
+                              f"{target}, which is not available here; pass "
+                              "map_location='cpu' to ember.load")
+    return backend.to_device(array, target)
+
+
+def _make_tensor(array, ref, device):
+    array = _place(array, device, ref.get("device", "cpu"))
     if ref.get("parameter"):
         from ember.nn.parameter import Parameter
         return Parameter(array, requires_grad=ref.get("requires_grad", True))
@@ -225,13 +241,20 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def load(f, map_location=None):
+def load(f, map_location=None, *, weights_only=None, mmap=None):
     """Read what :func:`save` wrote, after checking the file's SHA-256 checksum.
 
     Args:
         f: a path or a binary file object.
-        map_location: ``None`` (tensors go back to the device they were saved from), or a
-            device such as ``"cpu"`` / ``"cuda:0"`` for all of them.
+        map_location: as PyTorch's: ``None`` (tensors go back to the device they were saved
+            from), a device (``"cpu"``, ``"cuda:0"``, ``ember.device("cpu")``) for all of
+            them, a dict ``{"cuda:0": "cpu"}`` from saved device to target, or a callable
+            ``fn(tensor, location)`` given each tensor on the CPU and its saved device, which
+            returns the tensor to use or None (then it goes back where it was saved).
+        weights_only: accepted for PyTorch's calls; ember's files are always loaded as
+            "weights only": they hold data (JSON and ``.npy`` arrays), never code, and no
+            pickle is ever read, whatever the value.
+        mmap: accepted for PyTorch's calls; the file is read into memory either way.
 
     Also reads plain ``.npz`` archives of arrays (``numpy.savez``; returned as a dict of
     tensors) and ``.npy`` arrays (returned as a tensor), never with pickle; those formats
@@ -260,8 +283,7 @@ def _parse(raw, map_location):
         raise CheckpointError(f"this is a Python pickle file (e.g. torch.save's legacy "
                               f"format). {_PICKLE_HINT}")
     if raw.startswith(b"\x93NUMPY"):
-        return Tensor._make(backend.to_device(_read_npy(raw, "the .npy file"),
-                                              map_location or "cpu"))
+        return Tensor._make(_place(_read_npy(raw, "the .npy file"), map_location))
     if not raw.startswith(b"PK"):
         raise CheckpointError(f"not an ember checkpoint: unrecognised content (starts with "
                               f"{raw[:8]!r}). Pass a file written by ember.save")
@@ -334,8 +356,7 @@ def _load_plain_npz(zf, names, map_location):
     if not names or not all(n.endswith(".npy") for n in names):
         raise CheckpointError(f"a ZIP archive that is neither an ember checkpoint nor a NumPy "
                               f".npz (members: {names[:5]}). Pass a file written by ember.save")
-    device = map_location or "cpu"
-    return {n[:-4]: Tensor._make(backend.to_device(_read_npy(_member(zf, n), n), device))
+    return {n[:-4]: Tensor._make(_place(_read_npy(_member(zf, n), n), map_location))
             for n in names}
 
 

@@ -7,6 +7,7 @@ submodule names, so their state_dict keys equal torchvision's.
 from __future__ import annotations
 
 import difflib
+import functools
 
 from ember.models.alexnet import AlexNet, alexnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
@@ -37,6 +38,27 @@ _BUILDERS = {f.__name__: f for f in (
     vgg19_bn,
     googlenet, resnet18, resnet34, resnet50, resnet101, resnet152,
     resnet20, resnet32, resnet44, resnet56, resnet110)}
+
+
+def _no_weights(builder):
+    """``builder`` that also takes torchvision's ``weights=`` / ``pretrained=``: None/False
+    are accepted, anything else is refused (no weights ship with ember)."""
+    @functools.wraps(builder)
+    def build(*args, weights=None, pretrained=False, progress=True, **kwargs):
+        if weights is not None or pretrained:
+            asked = f"weights={weights!r}" if weights is not None else "pretrained=True"
+            raise ValueError(
+                f"ember.models.{builder.__name__}({asked}): no pretrained weights ship with "
+                f"ember; build the model and load a state_dict file you have: model = "
+                f"ember.models.{builder.__name__}(...); model.load_state_dict(ember.load(path))"
+                " (torchvision weights: save their state_dict as .npz from PyTorch, see "
+                "ember.load)")
+        return builder(*args, **kwargs)
+    return build
+
+
+_BUILDERS = {name: _no_weights(f) for name, f in _BUILDERS.items()}
+globals().update(_BUILDERS)
 __all__ += list(_BUILDERS)
 
 

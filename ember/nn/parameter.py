@@ -13,7 +13,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = _as_array([])
-        super().__init__(data.array if isinstance(data, Tensor) else data)
+        self._init(_as_array(data))
         self.requires_grad = bool(requires_grad) and self.array.dtype.kind in "fc"
 
     def __repr__(self):
@@ -26,7 +26,7 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data, persistent=True):
-        super().__init__(data.array if isinstance(data, Tensor) else data)
+        self._init(_as_array(data))
         self.persistent = persistent
 
 

@@ -1,14 +1,20 @@
 """Creating tensors (tensor, zeros, randn, ...) and converting them (clone, cast, to_device)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.tensor import Tensor, _as_array
+from ember.tensor import Size, Tensor, _as_array
 
 
-def _sizes(size):
+def _sizes(size, keyword=None):
+    if keyword is not None:  # zeros(size=(2, 3)), as PyTorch accepts
+        if size:
+            raise TypeError("pass the size positionally or as size=, not both")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         return tuple(size[0])
     return tuple(size)
@@ -47,16 +53,16 @@ def from_numpy(array):
     return Tensor._make(array)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _new(_xp(device).zeros(_sizes(size), _float_dtype(dtype)), requires_grad)
+def zeros(*size_, dtype=None, device=None, requires_grad=False, size=None):
+    return _new(_xp(device).zeros(_sizes(size_, size), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _new(_xp(device).ones(_sizes(size), _float_dtype(dtype)), requires_grad)
+def ones(*size_, dtype=None, device=None, requires_grad=False, size=None):
+    return _new(_xp(device).ones(_sizes(size_, size), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _new(_xp(device).empty(_sizes(size), _float_dtype(dtype)), requires_grad)
+def empty(*size_, dtype=None, device=None, requires_grad=False, size=None):
+    return _new(_xp(device).empty(_sizes(size_, size), _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -106,15 +112,15 @@ def random_normal(shape, mean, std, dtype, device):
     return z * std + mean if (mean, std) != (0, 1) else z
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size_, dtype=None, device=None, requires_grad=False, size=None):
     """Uniform on [0, 1), from the device's seeded generator (see ``ember.manual_seed``)."""
-    return _new(random_uniform(_sizes(size), 0, 1, _float_dtype(dtype), device or "cpu"),
+    return _new(random_uniform(_sizes(size_, size), 0, 1, _float_dtype(dtype), device or "cpu"),
                 requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size_, dtype=None, device=None, requires_grad=False, size=None):
     """Standard normal samples, from the device's seeded generator."""
-    return _new(random_normal(_sizes(size), 0, 1, _float_dtype(dtype), device or "cpu"),
+    return _new(random_normal(_sizes(size_, size), 0, 1, _float_dtype(dtype), device or "cpu"),
                 requires_grad)
 
 
@@ -150,6 +156,56 @@ ones_like = _like(ones)
 empty_like = _like(empty)
 rand_like = _like(rand)
 randn_like = _like(randn)
+
+
+def _new_method(maker):
+    def method(x, *size, dtype=None, device=None, requires_grad=False, **kw):
+        return maker(*size, dtype=dtype or x.dtype, device=device or x.device,
+                     requires_grad=requires_grad, **kw)
+    method.__name__ = "new_" + maker.__name__
+    method.__doc__ = (f"``{maker.__name__}`` with this tensor's dtype and device unless "
+                      "``dtype=`` / ``device=`` are given (PyTorch's ``Tensor.new_*``).")
+    return method
+
+
+new_zeros, new_ones, new_empty, new_full = map(_new_method, (zeros, ones, empty, full))
+new_tensor = _new_method(tensor)
+
+
+def legacy_array(args, dtype=None, device=None, name="Tensor"):
+    """The array ``torch.Tensor(*args)`` (or ``torch.LongTensor(*args)``, ...) would hold."""
+    want = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if len(args) == 1 and isinstance(args[0], Size) or not args:
+        args = tuple(args[0]) if args else (0,)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"{name}: negative dimension in size {tuple(args)}")
+        return backend.Device(device or "cpu").xp.empty(tuple(int(a) for a in args), want)
+    if len(args) != 1 or isinstance(args[0], (numbers.Number, np.generic)):
+        raise TypeError(f"{name}(): expected one data argument (a sequence, an array or a "
+                        f"tensor) or sizes (ints), got {tuple(type(a).__name__ for a in args)}")
+    if isinstance(args[0], Tensor):
+        if dtype is not None and args[0].dtype != want:
+            raise TypeError(f"{name}(): expected a tensor of dtype {want}, got {args[0].dtype}")
+        want = args[0].dtype  # an alias of the tensor, as PyTorch's
+    return _as_array(args[0], want, device)
+
+
+def _legacy_type(dtype, name):
+    def make(*data, device=None):
+        return Tensor._make(legacy_array(data, dtype, device, name))
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"PyTorch's legacy ``torch.{name}(data)`` / ``torch.{name}(*sizes)``: a "
+                    f"{np.dtype(dtype)} tensor (data is converted; sizes give an "
+                    "uninitialised tensor). A function, not a class: ``isinstance(t, "
+                    f"ember.{name})`` does not work; test ``t.dtype`` instead.")
+    return make
+
+
+FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor = (
+    _legacy_type(d, n + "Tensor") for d, n in ((np.float32, "Float"), (np.float64, "Double"),
+                                              (np.int64, "Long"), (np.int32, "Int"),
+                                              (np.bool_, "Bool")))
 
 
 def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
@@ -209,7 +265,7 @@ def to_device(x, device):
 
 def copy_from(x, src):
     if not isinstance(src, Tensor):
-        src = Tensor(src)
+        src = as_tensor(src)
     if src.device != x.device:
         src = to_device(src, x.device)
     return CopyFrom.apply(x, src)

@@ -132,7 +132,7 @@ def setitem(x, key, value):
     from ember.ops.inplace import increment_version, inplace
     key = _key(key, backend.get_array_module(x.array))
     if not isinstance(value, Tensor):
-        value = Tensor(np.asarray(value, dtype=x.dtype), device=x.device)
+        value = Tensor(np.asarray(value, dtype=x.dtype), dtype=x.dtype, device=x.device)
     if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
         x.array[key] = value.array  # outside any graph: write just the selected elements
         increment_version(x)

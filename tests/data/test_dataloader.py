@@ -224,3 +224,19 @@ def test_device_argument(device):
     loader = DataLoader(TensorDataset(np.arange(6.0)), batch_size=3, device=device)
     (x,) = next(iter(loader))
     assert x.device == ember.device(device)
+
+
+@pytest.mark.filterwarnings("ignore:.pin_memory")
+def test_pytorch_loader_arguments_are_accepted():
+    torch = pytest.importorskip("torch")
+    for m, loader_cls in ((ember, DataLoader), (torch, torch.utils.data.DataLoader)):
+        data = m.utils.data.TensorDataset(m.arange(10)) if m is torch else \
+            ember.data.TensorDataset(ember.arange(10))
+        loader = loader_cls(data, batch_size=4, pin_memory=True, num_workers=1,
+                            persistent_workers=True, prefetch_factor=3, pin_memory_device="")
+        assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+        assert loader.pin_memory and loader.persistent_workers and loader.prefetch_factor == 3
+        with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
+            loader_cls(data, persistent_workers=True)
+    assert DataLoader(ember.data.TensorDataset(ember.arange(3)), prefetch_factor=None)\
+        .prefetch_factor == 2

@@ -416,3 +416,64 @@ def test_load_checkpoint_changes_nothing_when_it_does_not_fit(tmp_path):
     save_checkpoint(tmp_path / "m.ckpt", model=model)
     with pytest.raises(CheckpointError, match="no optimizer state"):
         load_checkpoint(tmp_path / "m.ckpt", same, ember.optim.SGD(same.parameters()))
+
+
+# --- torch.load's arguments: weights_only, map_location as a device, dict or callable ---------
+
+def _saved_on_gpu(path):
+    def to_gpu(members, header):
+        tree = json.loads(members["data.json"])
+        tree["w"]["device"] = "cuda:0"
+        members["data.json"] = json.dumps(tree).encode()
+    rewrite(path, to_gpu)
+
+
+@pytest.mark.parametrize("map_location", [
+    "cpu", ember.device("cpu"), {"cuda:0": "cpu"}, {"cuda:0": ember.device("cpu")},
+    lambda storage, loc: storage, lambda storage, loc: storage.cpu()])
+def test_map_location_forms_bring_gpu_tensors_to_the_cpu(good, map_location):
+    _saved_on_gpu(good)
+    out = ember.load(good, map_location=map_location, weights_only=True)
+    assert out["w"].device.type == "cpu" and out["w"].tolist() == np.arange(1000.0).tolist()
+    assert out["meta"] == {"epoch": 1}
+
+
+def test_map_location_callable_sees_each_tensor_and_its_saved_device(good, tmp_path):
+    seen = []
+
+    def where(storage, location):
+        seen.append((tuple(storage.shape), location, storage.device.type))
+        # returns None: the default, back where it was saved
+    assert ember.load(good, map_location=where)["w"].device.type == "cpu"
+    assert seen == [((1000,), "cpu", "cpu")]
+    np.save(tmp_path / "a.npy", np.arange(3))
+    assert ember.load(tmp_path / "a.npy", map_location=lambda s, loc: s * 2).tolist() == [0, 2, 4]
+    np.savez(tmp_path / "b.npz", x=np.arange(2))
+    assert ember.load(tmp_path / "b.npz", map_location={"cpu": "cpu"})["x"].tolist() == [0, 1]
+
+
+def test_a_dict_without_the_saved_device_keeps_it(good):
+    if ember.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _saved_on_gpu(good)
+    with pytest.raises(CheckpointError, match="map_location='cpu'"):
+        ember.load(good, map_location={"cuda:1": "cpu"})
+
+
+@pytest.mark.parametrize("weights_only", [True, False, None])
+def test_weights_only_is_accepted_and_nothing_is_ever_unpickled(good, tmp_path, weights_only):
+    assert ember.load(good, weights_only=weights_only)["meta"] == {"epoch": 1}
+    bad = tmp_path / "p.pt"
+    bad.write_bytes(pickle.dumps({"w": 1}, protocol=2))
+    with pytest.raises(CheckpointError, match="pickle"):
+        ember.load(bad, weights_only=weights_only)
+    assert "never code" in ember.load.__doc__
+
+
+def test_state_dict_round_trip_with_torch_style_load(tmp_path):
+    model = nn.Linear(3, 2)
+    ember.save(model.state_dict(), tmp_path / "m.pt")
+    twin = nn.Linear(3, 2)
+    twin.load_state_dict(ember.load(tmp_path / "m.pt", map_location=ember.device("cpu"),
+                                    weights_only=True))
+    assert twin.weight.tolist() == model.weight.tolist()

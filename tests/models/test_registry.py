@@ -71,3 +71,21 @@ def test_forward_small_input(name, kwargs, size):
         y = model(ember.randn(2, *size))
     assert tuple(y.shape) == (2, 10)
     assert np.all(np.isfinite(y.numpy()))
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_weights_and_pretrained_as_torchvision(name):
+    builder = getattr(models, name)
+    assert builder.__name__ == name and builder is models.get_builder(name)
+    for asked in ({"weights": "DEFAULT"}, {"pretrained": True}):
+        with pytest.raises(ValueError, match=f"models.{name}.*no pretrained weights ship with "
+                                             "ember.*load_state_dict\\(ember.load"):
+            builder(**asked)
+        with pytest.raises(ValueError, match="no pretrained weights"):
+            models.get_model(name, **asked)
+
+
+def test_weights_none_and_pretrained_false_are_accepted():
+    m = models.resnet20(weights=None, pretrained=False, progress=True, num_classes=4)
+    assert m(ember.zeros(1, 3, 32, 32)).shape == (1, 4)
+    assert models.lenet5(weights=None).__class__.__name__ == "LeNet5"

@@ -76,7 +76,8 @@ class Embedding(Module):
                              f"{tuple(embeddings.shape)}")
         rows, dim = embeddings.shape
         return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=Tensor(embeddings.array.copy()), _freeze=freeze)
+                   _weight=Tensor(embeddings.array.copy(), dtype=embeddings.dtype),
+                   _freeze=freeze)
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
