@@ -25,7 +25,9 @@ from ember.tensor import Tensor
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "softplus",
            "hardtanh", "sigmoid", "tanh", "softmax", "log_softmax", "maxout", "glu", "mish",
            "hardswish", "hardsigmoid", "celu", "rrelu", "softsign", "softmin", "logsigmoid",
-           "threshold", "hardshrink", "softshrink", "tanhshrink"]
+           "threshold", "hardshrink", "softshrink", "tanhshrink", "relu_", "elu_",
+           "leaky_relu_", "hardtanh_", "selu_", "celu_", "rrelu_", "threshold_",
+           "gumbel_softmax"]
 
 # SELU's constants (Klambauer et al., 2017), to the digits PyTorch uses
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -397,3 +399,33 @@ def softshrink(input, lambd=0.5):
 def tanhshrink(input):
     """``x - tanh(x)``."""
     return input - tanh(input)
+
+
+def _in_place(fn):
+    """PyTorch's ``F.<name>_``: ``fn`` with ``inplace=True``."""
+    def in_place(input, *args, **kwargs):
+        return fn(input, *args, inplace=True, **kwargs)
+    in_place.__name__ = fn.__name__ + "_"
+    in_place.__doc__ = f"``{fn.__name__}(input, ..., inplace=True)``."
+    return in_place
+
+
+relu_, elu_, leaky_relu_, hardtanh_ = map(_in_place, (relu, elu, leaky_relu, hardtanh))
+selu_, celu_, rrelu_, threshold_ = map(_in_place, (selu, celu, rrelu, threshold))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A differentiable sample of a categorical distribution (Jang et al., 2017):
+    ``softmax((logits + g) / tau)`` with Gumbel noise ``g = -log(E)``, E ~ Exp(1) from
+    ember's seeded generator; ``hard`` returns the one-hot argmax whose gradient is the
+    soft sample's (straight-through). ``eps`` is unused, as in PyTorch."""
+    xp = backend.get_array_module(logits.array)
+    u = random_uniform(logits.shape, 0, 1, logits.dtype, logits.device)
+    gumbels = Tensor._make(-xp.log(-xp.log1p(-u)))  # -log(1 - U) ~ Exp(1)
+    y = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y
+    index = y.array.argmax(axis=dim)
+    one_hot = xp.zeros_like(y.array)
+    xp.put_along_axis(one_hot, xp.expand_dims(index, dim), 1, axis=dim)
+    return Tensor._make(one_hot) - y.detach() + y

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ember import backend
 from ember.autograd.grad_mode import no_grad
 from ember.ops.creation import clone
 from ember.ops.elementwise import clamp
@@ -16,7 +17,7 @@ from ember.ops.reduction import norm
 from ember.ops.shape import broadcast_to
 from ember.tensor import Tensor
 
-__all__ = ["cosine_similarity", "normalize", "pairwise_distance"]
+__all__ = ["cosine_similarity", "normalize", "pairwise_distance", "pdist"]
 
 
 def _check_tensors(name, *tensors, floating=True):
@@ -98,3 +99,14 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     dim = _dim("normalize", dim, input.ndim)
     result = input / clamp(_pnorm(input, p, dim, keepdim=True), min=eps)
     return result if out is None else out.copy_(result)
+
+
+def pdist(input, p=2.0):
+    """The p-norm distances between every pair of rows of (N, D) ``input``: the upper
+    triangle of ``cdist(input, input)`` row by row, shape (N * (N - 1) / 2,)."""
+    _check_tensors("pdist", input)
+    if input.ndim != 2:
+        raise ValueError(f"pdist: expected a 2-D input (N, D), got shape {tuple(input.shape)}")
+    xp = backend.get_array_module(input.array)
+    i, j = xp.triu_indices(input.shape[0], 1)
+    return _pnorm(input[Tensor._make(i)] - input[Tensor._make(j)], p, 1, False)

@@ -14,7 +14,7 @@ from ember.ops.creation import empty
 __all__ = ["Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU",
            "SiLU", "Softplus", "Softmax", "LogSoftmax", "Hardtanh", "Maxout", "GLU", "Mish",
            "Hardswish", "Hardsigmoid", "CELU", "RReLU", "Softsign", "Softmin", "LogSigmoid",
-           "Threshold", "Hardshrink", "Softshrink", "Tanhshrink"]
+           "Threshold", "Hardshrink", "Softshrink", "Tanhshrink", "Softmax2d"]
 
 
 class Sigmoid(Module):
@@ -364,6 +364,16 @@ class Softmin(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W), at every position."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input of 3 or 4 dimensions (C, H, W) or "
+                             f"(N, C, H, W), got shape {tuple(input.shape)}")
+        return F.softmax(input, -3)
 
 
 class LogSigmoid(Module):

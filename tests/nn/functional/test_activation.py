@@ -337,3 +337,42 @@ def test_bad_arguments_of_the_new_functions():
         F.rrelu(ember.randn(2), 0.5, 0.1)
     with pytest.raises(ValueError, match="softshrink: lambd must be non-negative"):
         F.softshrink(ember.randn(2), -0.5)
+
+
+@pytest.mark.parametrize("name,args", [("relu_", ()), ("elu_", (0.7,)), ("leaky_relu_", (0.2,)),
+                                       ("hardtanh_", (-0.5, 0.5)), ("selu_", ()),
+                                       ("celu_", (1.5,)), ("threshold_", (0.1, -2.0))])
+def test_in_place_variants_match_torch(name, args):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    e, t = ember.tensor(x), torch.tensor(x)
+    out_e, out_t = getattr(F, name)(e, *args), getattr(torch.nn.functional, name)(t, *args)
+    assert out_e is e and out_t is t
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_rrelu_in_place_in_eval_matches_torch():
+    x = np.random.default_rng(1).standard_normal(10)
+    e, t = ember.tensor(x), torch.tensor(x)
+    F.rrelu_(e), torch.nn.functional.rrelu_(t)
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_gumbel_softmax_soft_hard_and_seeded():
+    logits = ember.tensor(np.log([[0.1, 0.2, 0.7]] * 20000), requires_grad=True)
+    ember.manual_seed(0)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(-1), 1.0, rtol=1e-12)
+    ember.manual_seed(0)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    h = hard.detach().numpy()
+    assert set(np.unique(h)) == {0.0, 1.0} and (h.sum(-1) == 1).all()
+    assert (h.argmax(-1) == soft.detach().numpy().argmax(-1)).all()  # same noise, same draw
+    np.testing.assert_allclose(h.mean(0), [0.1, 0.2, 0.7], atol=0.01)  # Gumbel-max sampling
+    g = np.random.default_rng(2).standard_normal(h.shape)
+    ember.manual_seed(0)
+    (F.gumbel_softmax(logits, tau=0.5, hard=True) * ember.tensor(g)).sum().backward()
+    hard_grad = logits.grad.numpy().copy()
+    logits.grad = None
+    ember.manual_seed(0)
+    (F.gumbel_softmax(logits, tau=0.5) * ember.tensor(g)).sum().backward()
+    np.testing.assert_allclose(hard_grad, logits.grad.numpy(), rtol=1e-12)  # straight-through

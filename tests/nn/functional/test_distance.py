@@ -106,3 +106,10 @@ def test_errors():
         F.pairwise_distance(ember.tensor(1.0), ember.tensor(2.0))
     with pytest.raises(TypeError, match="cosine_similarity: expected Tensors, got ndarray"):
         F.cosine_similarity(np.ones((2, 2)), a)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5, 0.5, float("inf")])
+def test_pdist_matches_torch(p):
+    check_op(lambda x: F.pdist(x, p), lambda x: torch.nn.functional.pdist(x, p), shapes=[(5, 3)])
+    with pytest.raises(ValueError, match=r"pdist: expected a 2-D input"):
+        F.pdist(ember.ones(2, 3, 4))

@@ -110,3 +110,10 @@ def test_new_layers_errors_name_the_layer():
         nn.GLU()(ember.randn(2, 3))
     with pytest.raises(ValueError, match=r"RReLU\(lower=0.5, upper=0.1\): rrelu: lower bound"):
         nn.RReLU(0.5, 0.1)(ember.randn(2, 3))
+
+
+def test_softmax2d_matches_torch():
+    check_op(nn.Softmax2d(), torch.nn.Softmax2d(), shapes=[(2, 3, 4, 5)])
+    check_op(nn.Softmax2d(), torch.nn.Softmax2d(), shapes=[(3, 4, 5)])
+    with pytest.raises(ValueError, match=r"Softmax2d: expected input of 3 or 4 dimensions"):
+        nn.Softmax2d()(ember.ones(2, 3))
