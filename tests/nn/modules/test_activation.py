@@ -3,8 +3,16 @@ initialisation, Softmax's implicit dimension, Maxout against a NumPy reference, 
 naming the layer."""
 import numpy as np
 import pytest
-from _parity import (DEVICE, assert_close, check_grad, check_op, copy_from_torch, host,
-                     import_torch, random_inputs)
+from _parity import (
+    DEVICE,
+    assert_close,
+    check_grad,
+    check_op,
+    copy_from_torch,
+    host,
+    import_torch,
+    random_inputs,
+)
 
 import ember
 import ember.nn.functional as F
