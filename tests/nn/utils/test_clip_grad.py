@@ -5,22 +5,10 @@ import math
 import numpy as np
 import pytest
 from _parity import assert_close, import_torch
+from nn.utils._common import with_grads
 
 import ember
 from ember.nn.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
-
-SHAPES = [(4, 3), (3,), (2, 2, 2)]
-
-
-def with_grads(m, dtype, scale=1.0):
-    """Tensors of SHAPES whose .grad are set from a fixed rng (``m``: ember or torch)."""
-    rng = np.random.default_rng(0)
-    out = []
-    for shape in SHAPES:
-        p = m.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
-        p.grad = m.tensor(scale * rng.standard_normal(shape).astype(dtype))
-        out.append(p)
-    return out
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
