@@ -20,7 +20,7 @@ from ember.autograd.function import Function
 from ember.backend import index_add
 from ember.kernels.frames import pad as _pad
 from ember.kernels.frames import scratch as _scratch
-from ember.nn.functional.upsampling import AxisMatrices
+from ember.nn.functional.upsampling import AxisMatrices, area_matrix
 from ember.nn.functional.utils import batched, ntuple
 from ember.tensor import Tensor
 
@@ -293,12 +293,8 @@ def _adaptive_avg_pool(d, who, x, output_size):
     if all(n % o == 0 for n, o in zip(size, out)):
         kernel = tuple(n // o for n, o in zip(size, out))
         return _avg_pool(d, who, x, kernel, kernel, 0, False, True, None)
-    mats = []
-    for n, o in zip(size, out):  # overlapping windows: average along each axis in turn
-        start, end = _adaptive_windows(n, o)
-        m = (np.arange(n) >= start[:, None]) & (np.arange(n) < end[:, None])
-        mats.append(m / (end - start)[:, None])
-    return AxisMatrices.apply(x, mats=mats)
+    # overlapping windows: average along each axis in turn
+    return AxisMatrices.apply(x, mats=[area_matrix(n, o) for n, o in zip(size, out)])
 
 
 def _adaptive_max_pool(d, who, x, output_size, return_indices):

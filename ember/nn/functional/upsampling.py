@@ -133,14 +133,49 @@ def linear_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64
     return [(i0, one - lam), (i1, lam)]
 
 
-_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3}
+def cubic_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64)):
+    """Four taps per output with PyTorch's bicubic weights (Keys' cubic convolution,
+    A = -0.75) and source index (not clamped), reading clamped to the border."""
+    a, one = dtype.type(-0.75), dtype.type(1)
+    if align_corners:
+        s = dtype.type(n - 1) / dtype.type(o - 1) if o > 1 else dtype.type(0)
+        src = s * np.arange(o, dtype=dtype)
+    else:
+        s = dtype.type(1.0 / scale) if scale else dtype.type(n) / dtype.type(o)
+        src = s * (np.arange(o, dtype=dtype) + dtype.type(0.5)) - dtype.type(0.5)
+    i = np.floor(src)
+    t = (src - i).astype(dtype)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + one
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    weights = (far(t + one), near(t), near(one - t), far(2 * one - t))
+    i = i.astype(np.int64)
+    return [(np.clip(i - 1 + k, 0, n - 1), w) for k, w in enumerate(weights)]
+
+
+def area_matrix(n, o):
+    """(o, n): each output the mean of PyTorch's adaptive window [floor(i*n/o),
+    ceil((i+1)*n/o)) of the input (adaptive average pooling, ``mode='area'``)."""
+    i = np.arange(o)
+    start, end = (i * n) // o, -((-(i + 1) * n) // o)
+    inside = (np.arange(n) >= start[:, None]) & (np.arange(n) < end[:, None])
+    return inside / (end - start)[:, None]
+
+
+_MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 1, "bilinear": 2,
+          "bicubic": 2, "trilinear": 3}
+_INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, *S) to ``size`` or by ``scale_factor``, as ``torch.nn.functional.
-    interpolate``: modes nearest, nearest-exact, linear (3-D), bilinear (4-D), trilinear
-    (5-D); ``align_corners`` for the linear modes only."""
+    interpolate``: modes nearest, nearest-exact, area (adaptive average pooling), linear
+    (3-D), bilinear and bicubic (4-D), trilinear (5-D); ``align_corners`` for the
+    interpolating modes only."""
     if mode not in _MODES:
         raise ValueError(f"interpolate: mode {mode!r} is not supported; expected one of "
                          f"{list(_MODES)}")
@@ -151,17 +186,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"got shape {tuple(input.shape)}")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
-    if align_corners is not None and _MODES[mode] is None:
+    if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError("interpolate: align_corners can only be set with the interpolating "
-                         "modes linear, bilinear and trilinear")
+                         "modes linear, bilinear, bicubic and trilinear")
     in_size = tuple(input.shape[2:])
     out, scales = _output_size(in_size, size, scale_factor, recompute_scale_factor)
-    taps = []
+    if mode == "area":
+        return AxisMatrices.apply(input, mats=[area_matrix(n, o) for n, o in zip(in_size, out)])
+    taps, dtype = [], np.dtype(input.dtype)
     for n, o, sc in zip(in_size, out, scales):
-        if _MODES[mode] is None:
+        if mode == "bicubic":
+            taps.append(cubic_taps(n, o, sc, bool(align_corners), dtype))
+        elif _MODES[mode] is None:
             taps.append(nearest_taps(n, o, sc, mode == "nearest-exact"))
         else:
-            taps.append(linear_taps(n, o, sc, bool(align_corners), np.dtype(input.dtype)))
+            taps.append(linear_taps(n, o, sc, bool(align_corners), dtype))
     return Resample.apply(input, taps=taps)
 
 

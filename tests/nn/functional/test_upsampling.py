@@ -17,7 +17,9 @@ RESIZES = [dict(scale_factor=2), dict(scale_factor=3), dict(size=(7, 5)), dict(s
 
 
 @pytest.mark.parametrize("mode,align_corners", [("nearest", None), ("nearest-exact", None),
-                                                 ("bilinear", False), ("bilinear", True)])
+                                                 ("bilinear", False), ("bilinear", True),
+                                                 ("bicubic", False), ("bicubic", True),
+                                                 ("area", None)])
 @pytest.mark.parametrize("resize", RESIZES, ids=str)
 def test_interpolate_2d(mode, align_corners, resize):
     check_op(lambda x: F.interpolate(x, mode=mode, align_corners=align_corners, **resize),
@@ -32,6 +34,8 @@ def test_interpolate_2d(mode, align_corners, resize):
     ("trilinear", dict(size=(3, 5, 7), align_corners=True), (1, 2, 4, 4, 4)),
     ("trilinear", dict(scale_factor=(2, 1.5, 0.5)), (1, 2, 3, 4, 4)),
     ("nearest", dict(scale_factor=2), (1, 2, 3, 2, 4)),
+    ("area", dict(size=3), (2, 3, 7)),
+    ("area", dict(size=(2, 3, 5)), (1, 2, 4, 6, 5)),
 ], ids=str)
 def test_interpolate_1d_3d(mode, kw, shape):
     check_op(lambda x: F.interpolate(x, mode=mode, **kw),
@@ -57,7 +61,9 @@ def test_channel_major_input():
 
 @pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(size=(3, 7), mode="bilinear"),
                                 dict(size=(5, 2), mode="bilinear", align_corners=True),
-                                dict(scale_factor=1.5, mode="nearest-exact")], ids=str)
+                                dict(scale_factor=1.5, mode="nearest-exact"),
+                                dict(size=(5, 3), mode="bicubic"),
+                                dict(size=(2, 3), mode="area")], ids=str)
 def test_gradcheck(kw):
     check_grad(lambda x: F.interpolate(x, **kw), shapes=[(1, 2, 3, 4)])
 
@@ -72,7 +78,9 @@ def test_errors():
         F.interpolate(ember.randn(1, 2, 4), scale_factor=2, mode="bilinear")
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True)
-    with pytest.raises(ValueError, match="mode 'bicubic' is not supported"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="mode 'lanczos' is not supported"):
+        F.interpolate(x, scale_factor=2, mode="lanczos")
+    with pytest.raises(ValueError, match=r"'bicubic' expects a 4-D input"):
+        F.interpolate(ember.randn(1, 2, 4), scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match="must have 2 entries"):
         F.interpolate(x, size=(2, 3, 4))
