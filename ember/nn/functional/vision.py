@@ -7,6 +7,8 @@ Grid coordinates are normalised: -1 and 1 are the centres of the corner pixels w
 """
 from __future__ import annotations
 
+import itertools
+
 from ember.ops.creation import linspace, ones
 from ember.ops.elementwise import where
 from ember.ops.shape import stack
@@ -64,41 +66,100 @@ def _source(g, n, padding_mode, align_corners):
     return x
 
 
-def _read(flat, iy, ix, h, w):
-    """``flat`` (N, C, H*W) at integer pixels (iy, ix) of shape (N, P); zero outside."""
-    inside = ((iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)).array
-    index = (iy.clamp(0, h - 1) * w + ix.clamp(0, w - 1)).long()
-    values = flat.gather(2, index.unsqueeze(1).expand(-1, flat.shape[1], -1))
+def _read(flat, coords, sizes):
+    """``flat`` (N, C, prod(sizes)) at the integer points ``coords`` (one (N, P) tensor per
+    spatial axis, outermost first): (N, C, P), zero outside the input."""
+    inside, index = None, None
+    for k, n in zip(coords, sizes):
+        ok = ((k >= 0) & (k < n)).array
+        inside = ok if inside is None else inside & ok
+        k = k.clamp(0, n - 1)
+        index = k if index is None else index * n + k
+    values = flat.gather(2, index.long().unsqueeze(1).expand(-1, flat.shape[1], -1))
     return values * inside[:, None, :].astype(flat.dtype)
 
 
+def _linear(flat, points, sizes):
+    """(Bi/tri)linear interpolation: the 2**d corners, each weighted by its distances."""
+    lows = [p.floor() for p in points]
+    fracs = [p - lo for p, lo in zip(points, lows)]
+    total = None
+    for corner in itertools.product((0, 1), repeat=len(points)):
+        weight = None
+        for c, f in zip(corner, fracs):
+            w = f if c else 1 - f
+            weight = w if weight is None else weight * w
+        term = _read(flat, [lo + c for lo, c in zip(lows, corner)], sizes) * weight.unsqueeze(1)
+        total = term if total is None else total + term
+    return total
+
+
+def _cubic_weights(t):
+    """PyTorch's bicubic coefficients (A = -0.75) of the 4 taps around fraction ``t``."""
+    a = -0.75
+
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
+def _bicubic(flat, g, sizes, padding_mode, align_corners):
+    """4 x 4 taps around the unnormalised point, each tap's coordinate padded on its own
+    (PyTorch's get_value_bounded)."""
+    (h, w), total = sizes, None
+    x = _unnormalize(g[..., 0], w, align_corners)
+    y = _unnormalize(g[..., 1], h, align_corners)
+    x0, y0 = x.floor(), y.floor()
+    wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
+    for i in range(4):
+        row = None
+        for j in range(4):
+            ty = _tap(y0 + (i - 1), h, padding_mode, align_corners)
+            tx = _tap(x0 + (j - 1), w, padding_mode, align_corners)
+            term = _read(flat, [ty, tx], sizes) * wx[j].unsqueeze(1)
+            row = term if row is None else row + term
+        term = row * wy[i].unsqueeze(1)
+        total = term if total is None else total + term
+    return total
+
+
+def _tap(k, n, padding_mode, align_corners):
+    """An integer tap coordinate under the padding mode (reflected or clamped); zeros mode
+    leaves it, and ``_read`` reads 0 outside."""
+    if padding_mode == "reflection":
+        k = _reflect(k, 0, 2 * (n - 1)) if align_corners else _reflect(k, -1, 2 * n - 1)
+    return k if padding_mode == "zeros" else k.clamp(0, n - 1)
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
-    """Sample (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) of normalised (x, y) points:
-    (N, C, Ho, Wo). ``mode`` 'bilinear' or 'nearest'; ``padding_mode`` 'zeros', 'border'
-    or 'reflection', as PyTorch. (4-D inputs; 5-D and 'bicubic' are not built.)"""
-    if mode not in ("bilinear", "nearest"):
-        raise ValueError(f"grid_sample: mode must be 'bilinear' or 'nearest' (ember has no "
-                         f"'bicubic'), got {mode!r}")
+    """Sample (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) of normalised (x, y) points, or
+    (N, C, D, H, W) at (N, Do, Ho, Wo, 3) points (x, y, z): (N, C, *grid spatial).
+    ``mode`` 'bilinear' (trilinear in 3-D), 'nearest' or 'bicubic' (4-D only);
+    ``padding_mode`` 'zeros', 'border' or 'reflection'; as PyTorch."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"grid_sample: mode must be 'bilinear', 'nearest' or 'bicubic', got "
+                         f"{mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"grid_sample: padding_mode must be 'zeros', 'border' or "
                          f"'reflection', got {padding_mode!r}")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or \
+    d = input.ndim - 2
+    if d not in (2, 3) or grid.ndim != d + 2 or grid.shape[-1] != d or \
             grid.shape[0] != input.shape[0]:
-        raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2) "
-                         f"(5-D inputs are not built), got {tuple(input.shape)} and "
-                         f"{tuple(grid.shape)}")
-    n, c, h, w = input.shape
-    out = grid.shape[1:3]
-    flat, g = input.reshape(n, c, h * w), grid.reshape(n, -1, 2)
-    x = _source(g[..., 0], w, padding_mode, align_corners)
-    y = _source(g[..., 1], h, padding_mode, align_corners)
-    if mode == "nearest":
-        values = _read(flat, y.round(), x.round(), h, w)
-    else:
-        x0, y0 = x.floor(), y.floor()
-        wx, wy = x - x0, y - y0
-        values = (_read(flat, y0, x0, h, w) * ((1 - wx) * (1 - wy)).unsqueeze(1)
-                  + _read(flat, y0, x0 + 1, h, w) * (wx * (1 - wy)).unsqueeze(1)
-                  + _read(flat, y0 + 1, x0, h, w) * ((1 - wx) * wy).unsqueeze(1)
-                  + _read(flat, y0 + 1, x0 + 1, h, w) * (wx * wy).unsqueeze(1))
-    return values.reshape(n, c, *out)
+        raise ValueError(f"grid_sample: expected input (N, C, H, W) with grid (N, Ho, Wo, 2), "
+                         f"or input (N, C, D, H, W) with grid (N, Do, Ho, Wo, 3), got "
+                         f"{tuple(input.shape)} and {tuple(grid.shape)}")
+    if mode == "bicubic" and d == 3:
+        raise ValueError("grid_sample: mode 'bicubic' needs a 4-D input, as in PyTorch")
+    n, c, sizes = input.shape[0], input.shape[1], tuple(input.shape[2:])
+    flat, g = input.reshape(n, c, -1), grid.reshape(n, -1, d)
+    if mode == "bicubic":
+        values = _bicubic(flat, g, sizes, padding_mode, align_corners)
+    else:  # grid's last axis is (x, y[, z]): innermost input axis first
+        points = [_source(g[..., d - 1 - a], sizes[a], padding_mode, align_corners)
+                  for a in range(d)]
+        values = _read(flat, [p.round() for p in points], sizes) if mode == "nearest" else \
+            _linear(flat, points, sizes)
+    return values.reshape(n, c, *grid.shape[1:-1])

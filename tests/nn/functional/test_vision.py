@@ -18,12 +18,24 @@ def _inputs(seed=0):
 
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 def test_grid_sample_matches_torch(mode, padding_mode, align_corners):
     check_op(lambda x, g: F.grid_sample(x, g, mode, padding_mode, align_corners),
              lambda x, g: torch.nn.functional.grid_sample(x, g, mode, padding_mode,
                                                           align_corners),
              inputs=_inputs())
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_3d_matches_torch(mode, padding_mode, align_corners):
+    rng = np.random.default_rng(5)
+    check_op(lambda x, g: F.grid_sample(x, g, mode, padding_mode, align_corners),
+             lambda x, g: torch.nn.functional.grid_sample(x, g, mode, padding_mode,
+                                                          align_corners),
+             inputs=[rng.standard_normal((1, 2, 4, 5, 6)),
+                     rng.uniform(-1.2, 1.2, (1, 3, 4, 2, 3))])
 
 
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 3, 4, 2)], ids=str)
@@ -44,15 +56,18 @@ def test_spatial_transformer_chain_and_gradcheck():
                  x, torch.nn.functional.affine_grid(t, (1, 2, 3, 3), False)),
              inputs=[x, theta])
     check_grad(lambda x, g: F.grid_sample(x, g, padding_mode="border"), inputs=_inputs(2))
+    check_grad(lambda x, g: F.grid_sample(x, g, "bicubic", "reflection"), inputs=_inputs(3))
 
 
 def test_errors():
     x, g = (ember.tensor(a) for a in _inputs())
-    with pytest.raises(ValueError, match="ember has no 'bicubic'"):
-        F.grid_sample(x, g, mode="bicubic")
+    with pytest.raises(ValueError, match="mode must be 'bilinear', 'nearest' or 'bicubic'"):
+        F.grid_sample(x, g, mode="area")
+    with pytest.raises(ValueError, match="'bicubic' needs a 4-D input"):
+        F.grid_sample(ember.ones(1, 1, 2, 2, 2), ember.zeros(1, 1, 1, 1, 3), mode="bicubic")
     with pytest.raises(ValueError, match="padding_mode must be"):
         F.grid_sample(x, g, padding_mode="wrap")
-    with pytest.raises(ValueError, match=r"expected input \(N, C, H, W\) and grid"):
+    with pytest.raises(ValueError, match=r"expected input \(N, C, H, W\) with grid"):
         F.grid_sample(x[0], g)
     with pytest.raises(ValueError, match=r"affine_grid: expected theta of shape \(N, 2, 3\)"):
         F.affine_grid(ember.ones(2, 3, 3), (2, 3, 4, 5))
