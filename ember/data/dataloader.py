@@ -178,23 +178,51 @@ class DataLoader:
         return _LoaderIterator(self)
 
     def fetch(self, indices):
-        """The batch for a list of indices (the loader's work for one step, in any thread)."""
+        """The batch for a list of indices (the loader's work for one step, in any thread).
+
+        An exception from the data set keeps its type and gains a note naming the index (or
+        the batch's indices) that raised it.
+        """
         if self.batch_sampler is None:  # no auto-batching: ``indices`` is a single index
-            batch = default_convert(self.dataset[indices]) if self.collate_fn is None \
-                else self.collate_fn(self.dataset[indices])
+            item = self._item(indices)
+            batch = default_convert(item) if self.collate_fn is None else self.collate_fn(item)
         else:
             batch = self._fast_batch(indices) if self.collate_fn is None else NotImplemented
             if batch is NotImplemented:
                 collate = self.collate_fn or default_collate
-                batch = collate([self.dataset[i] for i in indices])
+                batch = collate([self._item(i) for i in indices])
         return batch if self.device is None else _to_device(batch, self.device)
+
+    def _item(self, index):
+        try:
+            return self.dataset[index]
+        except Exception as e:
+            _add_note(e, f"DataLoader: raised by the data set loading index {index}")
+            raise
 
     def _fast_batch(self, indices):
         get_batch = getattr(self.dataset, "get_batch", None)
         if get_batch is None:
             return NotImplemented
-        batch = get_batch(np.asarray(indices, dtype=np.int64))
+        try:
+            batch = get_batch(np.asarray(indices, dtype=np.int64))
+        except Exception as e:
+            shown = ", ".join(str(int(i)) for i in list(indices)[:16])
+            more = f", ... ({len(indices)} in all)" if len(indices) > 16 else ""
+            _add_note(e, f"DataLoader: raised by the data set loading the batch of indices "
+                         f"[{shown}{more}]")
+            raise
         return batch if batch is NotImplemented else _batch_to_tensors(batch)
+
+
+def _add_note(e, note):
+    """Attach ``note`` to exception ``e`` (shown under its message in tracebacks), keeping its
+    type and attributes. Before Python 3.11 (no ``add_note``) the message is extended instead
+    where the exception is a plain one-argument exception; otherwise it is left as is."""
+    if hasattr(e, "add_note"):
+        e.add_note(note)
+    elif len(e.args) == 1 and isinstance(e.args[0], str) and not isinstance(e, KeyError):
+        e.args = (f"{e.args[0]} ({note})",)
 
 
 def _fetch(loader, seed, number, indices):

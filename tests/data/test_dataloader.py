@@ -193,6 +193,55 @@ def test_errors_in_loading_reach_the_caller(workers, prefetch):
         next(it)
 
 
+class _FailsAt(Dataset):
+    def __init__(self, n, bad, error):
+        self.n, self.bad, self.error = n, bad, error
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if i == self.bad:
+            raise self.error
+        return np.float64(i)
+
+
+class _BatchFailsAt(TensorDataset):
+    def get_batch(self, indices):
+        if 17 in indices:
+            raise ValueError("bad record")
+        return super().get_batch(indices)
+
+
+def _shown(e):
+    import traceback
+    return "".join(traceback.format_exception(e))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("error", [ValueError("bad pixel"), OSError(5, "I/O error"),
+                                   UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid byte")])
+def test_an_error_from_the_dataset_names_the_index(workers, error):
+    loader = DataLoader(_FailsAt(40, 17, error), batch_size=4, shuffle=True,
+                        num_workers=workers)
+    with pytest.raises(type(error)) as info:
+        list(loader)
+    assert info.value is error  # same object: type, args and attributes kept
+    assert "index 17" in _shown(info.value)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_error_from_a_batch_fetch_names_the_indices(workers):
+    loader = DataLoader(_BatchFailsAt(np.arange(40.0)), batch_size=4, num_workers=workers)
+    with pytest.raises(ValueError, match="bad record") as info:
+        list(loader)
+    assert "indices [16, 17, 18, 19]" in _shown(info.value)
+    single = DataLoader(_FailsAt(40, 17, KeyError(17)), batch_size=None, num_workers=workers)
+    with pytest.raises(KeyError) as info:
+        list(single)
+    assert "index 17" in _shown(info.value)
+
+
 def test_breaking_out_early_releases_threads():
     for _ in range(5):
         for _ in DataLoader(Items(100), batch_size=2, num_workers=3):
