@@ -3,12 +3,19 @@
 ``ember train`` with no arguments trains LeNet-5 on the Fashion-MNIST subset that ships
 inside ember and writes ``runs/<name>/`` with the checkpoint, the config, the metric logs
 and the plots. ``main(argv)`` returns an exit code, so tests call it directly.
+
+Errors never show a traceback: ``main`` is the one place that turns them into one line,
+``ember <command>: error: <message>``, on stderr. Exit codes: 0 success, 1 a problem with
+files, data or the machine (missing, corrupt or unreadable files, a full disk, out of memory),
+2 a usage error (a bad flag or config value). ``EMBER_DEBUG=1`` re-raises instead, for the
+full traceback.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import difflib
+import errno
 import json
 import os
 import sys
@@ -54,20 +61,65 @@ def _choose(kind, name, options):
 
 
 def _load_config_file(path):
-    with open(path) as f:
+    from ember.train.pipeline import RunError, check_file
+    with open(check_file(path, "config file"), encoding="utf-8", errors="replace") as f:
         text = f.read()
     if path.endswith((".yaml", ".yml")):
         try:
             import yaml
         except ImportError as e:
-            raise UsageError("YAML configs need PyYAML: pip install pyyaml (or use JSON)") from e
-        values = yaml.safe_load(text) or {}
+            raise RunError("YAML configs need PyYAML: pip install pyyaml (or use JSON)") from e
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            where = getattr(e, "problem_mark", None)
+            line = f" at line {where.line + 1}" if where is not None else ""
+            raise RunError(f"config file '{path}' is not valid YAML{line} "
+                           f"({getattr(e, 'problem', None) or 'parse error'}); fix it or "
+                           "pass options as flags") from None
     else:
-        values = json.loads(text)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    for key in values:
-        _choose("config key", key.replace("-", "_"), sorted(known))
-    return {k.replace("-", "_"): v for k, v in values.items()}
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RunError(f"config file '{path}' is not valid JSON ({e}); fix it or pass "
+                           "options as flags") from None
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise UsageError(f"config file '{path}' must hold a mapping of option: value, got a "
+                         f"{type(values).__name__}")
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for key, value in values.items():
+        name = _choose("config key", str(key).replace("-", "_"), sorted(types))
+        out[name] = _typed(name, value, types[name], f"in config file '{path}'")
+    return out
+
+
+def _typed(name, value, kind, where):
+    """``value`` checked against the TrainConfig field type (ints are accepted as floats)."""
+    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(kind, kind)
+    ok = (isinstance(value, bool) if kind is bool else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+          isinstance(value, int) and not isinstance(value, bool) if kind is int else
+          isinstance(value, kind))
+    if not ok:
+        raise UsageError(f"{name} {where} must be {kind.__name__}, got {value!r} "
+                         f"({type(value).__name__})")
+    return float(value) if kind is float else value
+
+
+def _validate(cfg):
+    """Refuse values that would silently do nothing or nonsense."""
+    if cfg.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {cfg.epochs}")
+    if cfg.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {cfg.batch_size}")
+    if not 0.0 <= cfg.val_fraction < 1.0:
+        raise UsageError(f"--val-fraction must be in [0, 1), got {cfg.val_fraction}")
+    if cfg.limit < 0:
+        raise UsageError(f"--limit must be >= 0 (0: all the data), got {cfg.limit}")
+    if not cfg.lr > 0:
+        raise UsageError(f"--lr must be > 0, got {cfg.lr}")
 
 
 def _make_optimizer(cfg, params):
@@ -124,10 +176,13 @@ def _model_kwargs(name, num_classes, in_channels, image_size):
 
 def cmd_train(args) -> int:
     import ember
-    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, Trainer
-    from ember.train import pipeline
+    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, Trainer, pipeline
 
     cfg, resume = _train_config(args)
+    make_plots = _plots_available()
+    if not make_plots:
+        _warn("train", "matplotlib is not installed: training without the plots "
+              "(pip install matplotlib to get them)")
     ember.manual_seed(cfg.seed)
     train_set, test_set = _datasets(cfg)
     loaders = pipeline.make_loaders(train_set, test_set, cfg)
@@ -157,12 +212,27 @@ def cmd_train(args) -> int:
     trainer.fit(loaders.train, loaders.val, epochs=cfg.epochs)
     if trainer.stop_reason:
         print(trainer.stop_reason)
-    result = pipeline.finish_run(trainer, loaders, run_dir)
+    result = pipeline.finish_run(trainer, loaders, run_dir, make_plots=make_plots)
     print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}), "
           f"test loss {result['loss']:.4f}, {time.perf_counter() - start:.1f} s")
-    print(f"wrote {run_dir}: last.ckpt, best.ckpt, config.json, metrics.csv, metrics.jsonl, "
-          "curves.png, lr.png, confusion.png, misclassified.png")
+    names = ("last.ckpt", "best.ckpt", "config.json", "metrics.csv", "metrics.jsonl",
+             "results.json") + (pipeline.PLOT_FILES if make_plots else ())
+    written = [n for n in names if os.path.exists(os.path.join(run_dir, n))]
+    print(f"wrote {run_dir}: {', '.join(written)}")
     return 0
+
+
+def _plots_available():
+    """Whether matplotlib imports (checked before training, not after it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _warn(command, message):
+    print(f"ember {command}: warning: {message}", file=sys.stderr)
 
 
 def cfg_run_dir(cfg):
@@ -172,12 +242,13 @@ def cfg_run_dir(cfg):
 
 def _train_config(args):
     """Defaults < config file < flags; ``--resume`` restores the run's own config."""
-    import ember
+    from ember.train.pipeline import load_run_state
     values = {}
     resume = args.resume
     if resume:
-        values.update(ember.load(resume)["config"])
-        values.pop("model_kwargs", None)
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        values.update({k: v for k, v in load_run_state(resume)["config"].items()
+                       if k in known})
     if args.config:
         values.update(_load_config_file(args.config))
     for f in dataclasses.fields(TrainConfig):
@@ -185,6 +256,7 @@ def _train_config(args):
         if flag is not None:
             values[f.name] = flag
     cfg = TrainConfig(**values)
+    _validate(cfg)
     if resume and not cfg.name:
         cfg.name = os.path.basename(os.path.dirname(os.path.abspath(resume)))
         cfg.out_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume)))
@@ -201,8 +273,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from ember.train import pipeline
-    for path, top in pipeline.predict_files(args.checkpoint, args.images, k=args.top_k):
-        print(path)
+    for label, top in pipeline.predict_files(args.checkpoint, args.images, k=args.top_k):
+        print(label)
         for label, prob in top:
             print(f"  {prob:7.2%}  {label}")
     return 0
@@ -238,17 +310,34 @@ def cmd_demo(args) -> int:
     return run_demo(steps=args.steps, hidden=args.hidden, lr=args.lr, seed=args.seed)
 
 
+def _at_least(low):
+    """An argparse type: an int >= ``low`` (argparse reports others as a usage error)."""
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one line on "
+          "stderr), 2 a usage error. Set EMBER_DEBUG=1 to see the full traceback of an error.")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ember", description="ember: deep learning from scratch on NumPy, checked "
         "against PyTorch. Run `ember train` to train LeNet-5 on the bundled Fashion-MNIST "
-        "subset.")
+        "subset.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model (default: LeNet-5 on the bundled subset)",
                        description="Train a model. Flags override --config; defaults: "
                        + ", ".join(f"{f.name}={f.default}" for f in
-                                   dataclasses.fields(TrainConfig)))
+                                   dataclasses.fields(TrainConfig))
+                       + ". The plots need matplotlib: without it, training runs and "
+                       "writes everything but the plots (with a warning).", epilog=EPILOG)
     t.add_argument("--model", help="model name (see `ember list models`)")
     t.add_argument("--data", help="data set name (see `ember list datasets`)")
     t.add_argument("--epochs", type=int, help="epochs to train in total")
@@ -275,21 +364,24 @@ def build_parser():
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint", epilog=EPILOG)
     e.add_argument("checkpoint")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="top-k classes of image files (PNG or .npy)")
+    p = sub.add_parser("predict", help="top-k classes of image files (PNG or .npy)",
+                       description="Top-k classes of each image. A .npy file may hold a stack "
+                       "of images (N x H x W): each is classified, labelled FILE[i].",
+                       epilog=EPILOG)
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=_at_least(1), default=3)
     p.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("summary", help="layer table: shapes, parameters, MACs, receptive field")
     s.add_argument("model")
     s.add_argument("--input-size", default="1x28x28", help="CxHxW (default 1x28x28)")
-    s.add_argument("--num-classes", type=int, default=10)
+    s.add_argument("--num-classes", type=_at_least(1), default=10)
     s.set_defaults(func=cmd_summary)
 
     li = sub.add_parser("list", help="list models or datasets")
@@ -297,8 +389,8 @@ def build_parser():
     li.set_defaults(func=cmd_list)
 
     d = sub.add_parser("demo", help="a 2-layer MLP trained with the core API on spiral data")
-    d.add_argument("--steps", type=int, default=2000)
-    d.add_argument("--hidden", type=int, default=100)
+    d.add_argument("--steps", type=_at_least(0), default=2000)
+    d.add_argument("--hidden", type=_at_least(1), default=100)
     d.add_argument("--lr", type=float, default=1.0)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)
@@ -306,6 +398,7 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0, 1 error, 2 usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -313,15 +406,55 @@ def main(argv=None) -> int:
         return 0
     try:
         return args.func(args)
-    except UsageError as e:
-        print(f"ember {args.command}: {e}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, RuntimeError, ValueError, FloatingPointError) as e:
-        print(f"ember {args.command}: error: {e}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(f"ember {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # the one place where errors become one line
+        if os.environ.get("EMBER_DEBUG", "") not in ("", "0"):
+            raise
+        message, status = _describe(e)
+        print(f"ember {args.command}: error: {message}", file=sys.stderr)
+        return status
+
+
+def _describe(e):
+    """(one-line message, exit status) of an exception: the errors a user can fix, named
+    with what to do; anything else as an unexpected error pointing to EMBER_DEBUG=1."""
+    from ember.io import CheckpointError
+    from ember.train.pipeline import RunError
+    if isinstance(e, UsageError):
+        return _one_line(e), 2
+    if isinstance(e, MemoryError):
+        return "out of memory; try a smaller --batch-size or model, or free memory", 1
+    if isinstance(e, OSError) and e.errno is not None:
+        return _describe_os_error(e), 1
+    if isinstance(e, ImportError) and e.name:
+        return f"{_one_line(e)}; install it: pip install {e.name.split('.')[0]}", 1
+    if isinstance(e, (RunError, CheckpointError, OSError, ImportError, RuntimeError,
+                      ValueError, FloatingPointError)):
+        return _one_line(e), 1
+    return (f"unexpected {type(e).__name__}: {_one_line(e)} (probably a bug in ember: rerun "
+            "with EMBER_DEBUG=1 for the traceback and report it)"), 1
+
+
+def _describe_os_error(e):
+    where = f" '{e.filename}'" if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return (f"no space left on the device writing{where}: free some disk space and run "
+                "again (files saved before, such as the last checkpoint, are intact; "
+                "continue with --resume)")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied{where}: check the file's permissions or use another path"
+    if e.errno == errno.EISDIR:
+        return f"{where.strip() or 'the path'} is a directory; pass a file"
+    return f"{e.strerror or _one_line(e)}{where}"
+
+
+def _one_line(e):
+    """The message and notes of ``e`` on one line."""
+    text = " ".join([str(e), *getattr(e, "__notes__", ())])
+    return " ".join(text.split()) or type(e).__name__
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -4,11 +4,47 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 
 import numpy as np
 
 import ember
 from ember.train import plots
+
+
+class RunError(Exception):
+    """A problem with the user's files, data or setup (not a bug in ember): ``ember`` prints
+    its message on one line and exits with status 1."""
+
+
+def check_file(path, what="file"):
+    """``path`` if it names a regular file; else a :class:`RunError` saying what it is instead
+    (checked before opening: opening a FIFO would block forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise RunError(f"{what} '{path}' does not exist") from None
+    if stat.S_ISDIR(mode):
+        raise RunError(f"{what} '{path}' is a directory; pass a file")
+    if not stat.S_ISREG(mode):
+        raise RunError(f"{what} '{path}' is not a regular file (a FIFO, socket or device); "
+                       "pass a file")
+    return path
+
+
+def load_run_state(checkpoint):
+    """The dict ``ember train`` saves (model, optimizer, ..., config), checked for shape."""
+    state = ember.load(check_file(checkpoint, "checkpoint"))
+    if isinstance(state, dict) and isinstance(state.get("config"), dict) and "model" in state:
+        return state
+    if isinstance(state, dict) and state and all(isinstance(v, ember.Tensor)
+                                                 for v in state.values()):
+        kind = "a bare state_dict (model weights only)"
+    else:
+        kind = f"a {type(state).__name__} without the run's config"
+    raise RunError(f"checkpoint '{checkpoint}' is {kind}, not a checkpoint written by "
+                   "`ember train`; pass the run's last.ckpt or best.ckpt (load weights-only "
+                   "files in Python with model.load_state_dict(ember.load(path)))")
 
 
 @dataclasses.dataclass
@@ -74,8 +110,12 @@ def make_loaders(train_set, test_set, cfg) -> Loaders:
                    tuple(x_train.shape[2:]))
 
 
-def finish_run(trainer, loaders, run_dir):
-    """Evaluate on the test set, write results.json and the plots; returns the result."""
+PLOT_FILES = ("curves.png", "lr.png", "confusion.png", "misclassified.png")
+
+
+def finish_run(trainer, loaders, run_dir, make_plots=True):
+    """Evaluate on the test set, write results.json and (if ``make_plots``) the plots;
+    returns the result."""
     result = trainer.evaluate(loaders.test, num_classes=loaders.num_classes, keep_examples=25)
     summary = {k: result[k] for k in ("loss", "accuracy", "correct", "total")}
     summary.update(checkpoint="last.ckpt", mean=loaders.mean, std=loaders.std,
@@ -83,6 +123,8 @@ def finish_run(trainer, loaders, run_dir):
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         import json
         json.dump(summary, f, indent=2)
+    if not make_plots:
+        return result
     plots.plot_curves(trainer.history, os.path.join(run_dir, "curves.png"))
     plots.plot_lr(trainer.lrs, os.path.join(run_dir, "lr.png"))
     plots.plot_confusion(result["confusion"], os.path.join(run_dir, "confusion.png"),
@@ -97,7 +139,7 @@ def finish_run(trainer, loaders, run_dir):
 def load_run(checkpoint, device="cpu"):
     """Rebuild (model, config, results) from a checkpoint written by ``ember train``."""
     from ember import models
-    state = ember.load(checkpoint)
+    state = load_run_state(checkpoint)
     cfg = state["config"]
     run_dir = os.path.dirname(os.path.abspath(checkpoint))
     info_path = os.path.join(run_dir, "results.json")
@@ -137,33 +179,82 @@ class _NoOptimizer:
 
 
 def read_image(path):
-    """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255]."""
+    """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255].
+
+    A .npy file may hold one image or a stack of them (N x H x W, N x 1 x H x W or
+    N x H x W x 1 when its trailing size matches ``image_size`` in :func:`read_images`).
+    """
+    check_file(path, "image")
     if path.endswith(".npy"):
-        img = np.load(path, allow_pickle=False).astype(np.float32)
+        try:
+            img = np.load(path, allow_pickle=False)
+        except (ValueError, EOFError) as e:  # not a .npy file, truncated, or pickled objects
+            raise RunError(f"image '{path}' is not a readable .npy array ({_one_line(e)}); "
+                           "pass PNG/JPEG images or .npy files written by numpy.save") from None
+        if img.dtype.kind not in "biuf":
+            raise RunError(f"image '{path}' holds {img.dtype} values, not numbers")
+        img = img.astype(np.float32)
     else:
-        import matplotlib.image as mpimg
-        img = mpimg.imread(path).astype(np.float32)
-        if img.max() <= 1.0:
+        try:
+            import matplotlib.image as mpimg
+        except ImportError:
+            raise RunError(f"reading '{path}' needs matplotlib: pip install matplotlib "
+                           "(or pass .npy files)") from None
+        try:
+            img = mpimg.imread(path).astype(np.float32)
+        except PermissionError:
+            raise
+        except Exception as e:  # noqa: BLE001 - PIL raises many types for a bad file
+            raise RunError(f"image '{path}' is not a readable image ({_one_line(e)}); pass "
+                           "PNG/JPEG images or .npy files") from None
+        if img.size and img.max() <= 1.0:
             img = img * 255.0
-    if img.ndim == 3:
-        img = img[..., :3].mean(-1) if img.shape[-1] in (3, 4) else img[0]
+    if img.ndim == 3 and img.shape[-1] in (3, 4) and img.shape[0] not in (1, 3, 4):
+        img = img[..., :3].mean(-1)  # RGB(A) HWC -> gray
+    elif img.ndim == 3 and img.shape[0] in (3, 4) and not path.endswith(".npy"):
+        img = img[:3].mean(0)
     return img
 
 
+def _one_line(e):
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def read_images(path, image_size):
+    """[(label, H x W image), ...] of one file: one entry per image of a .npy stack."""
+    img = read_image(path)
+    size = tuple(image_size) if image_size else img.shape[-2:]
+    if img.ndim == 4 and 1 in (img.shape[1], img.shape[-1]):
+        img = img[:, 0] if img.shape[1] == 1 else img[..., 0]
+    if img.ndim == 3 and img.shape[1:] == size:
+        images = [(f"{path}[{i}]", im) for i, im in enumerate(img)] if len(img) > 1 \
+            else [(path, img[0])]
+    else:
+        images = [(path, img)]
+    for label, im in images:
+        if im.shape != size:
+            raise RunError(f"image '{path}' has shape {img.shape}, but the model was trained "
+                           f"on {size} images (a .npy file may also hold a stack N x "
+                           f"{size[0]} x {size[1]})")
+        if not np.isfinite(im).all():
+            raise RunError(f"image '{label}' contains NaN or infinite values; pass pixel "
+                           "values in [0, 255]")
+    return images
+
+
 def predict_files(checkpoint, paths, k=3):
-    """[(path, [(class name, probability), ...]), ...] for image files."""
+    """[(label, [(class name, probability), ...]), ...] for image files: one entry per image
+    (a .npy stack gives one per image, labelled ``path[i]``)."""
     model, cfg, info = load_run(checkpoint)
     mean, std = _stats(info, cfg)
     names = info.get("class_names")
     out = []
     for path in paths:
-        img = read_image(path)
-        if img.shape != tuple(info.get("image_size", img.shape)):
-            raise ValueError(f"{path}: image of shape {img.shape}, but the model was trained "
-                             f"on {tuple(info['image_size'])} images")
-        x = ((img / 255.0 - mean) / std).astype(np.float32)[None, None]
-        with ember.no_grad():
-            probs = model(ember.tensor(x)).softmax(1).numpy()[0]
-        top = np.argsort(-probs)[:k]
-        out.append((path, [(names[i] if names else str(i), float(probs[i])) for i in top]))
+        for label, img in read_images(path, info.get("image_size")):
+            x = ((img / 255.0 - mean) / std).astype(np.float32)[None, None]
+            with ember.no_grad():
+                probs = model(ember.tensor(x)).softmax(1).numpy()[0]
+            top = np.argsort(-probs)[:k]
+            out.append((label, [(names[i] if names else str(i), float(probs[i]))
+                                for i in top]))
     return out
