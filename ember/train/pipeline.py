@@ -138,10 +138,13 @@ class _NoOptimizer:
 
 def read_image(path):
     """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255]."""
-    if path.endswith(".npy"):
-        img = np.load(path, allow_pickle=False).astype(np.float32)
+    from ember.io import limits
+    if path.endswith(".npy"):  # header checked against the file and the load limit first
+        img = limits.read_npy_file(path).astype(np.float32)
     else:
         import matplotlib.image as mpimg
+        limits.check_file(path)
+        limits.check_image(path)  # width x height from the header, before decoding
         img = mpimg.imread(path).astype(np.float32)
         if img.max() <= 1.0:
             img = img * 255.0
