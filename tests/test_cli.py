@@ -16,9 +16,15 @@ QUICK = ["--model", "lenet5", "--epochs", "3", "--limit", "500", "--batch-size",
          "--no-progress", "--seed", "3"]
 
 
+# the subprocesses run the ember under test (this checkout), not whichever one is installed
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__)))]
+    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+
 def run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "ember", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=ENV)
 
 
 def test_help_for_every_command(capsys):
@@ -72,7 +78,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     full = run("train", *QUICK, "--name", "full", "--out-dir", str(tmp_path), cwd=tmp_path)
     assert full.returncode == 0, full.stderr
     proc = subprocess.Popen([sys.executable, "-m", "ember", "train", *QUICK, "--name", "cut",
-                             "--out-dir", str(tmp_path)], cwd=tmp_path,
+                             "--out-dir", str(tmp_path)], cwd=tmp_path, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "cut" / "last.ckpt"
     deadline = time.time() + 240
@@ -83,6 +89,11 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     assert ckpt.exists()
     state = ember.load(str(ckpt))
     assert state["epoch"] < 3, "the run finished before it could be interrupted"
+    # the killed run's last.ckpt is usable on its own: no results.json is needed
+    assert not (tmp_path / "cut" / "results.json").exists()
+    ev = run("evaluate", str(ckpt), cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    assert "test accuracy" in ev.stdout
     res = run("train", "--resume", str(ckpt), "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     a = ember.load(str(tmp_path / "full" / "last.ckpt"))["model"]
@@ -101,3 +112,16 @@ def test_config_file_then_flags_override(tmp_path):
     assert (cfg.model, cfg.epochs, cfg.lr, resume) == ("vgg_small_bn", 3, 0.2, None)
     (tmp_path / "bad.json").write_text('{"epoch": 3}')
     assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2
+
+
+def test_evaluate_names_a_file_that_is_not_an_ember_train_checkpoint(tmp_path, capsys):
+    from ember import nn
+    ember.save(nn.Linear(2, 3).state_dict(), tmp_path / "weights.pt")
+    assert main(["evaluate", str(tmp_path / "weights.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "weights.pt' is a bare state_dict" in err and "not a checkpoint written by `ember " \
+        "train`" in err
+    ember.io.save_checkpoint(tmp_path / "s.ckpt", model=nn.Linear(2, 3))
+    assert main(["predict", str(tmp_path / "s.ckpt"), "x.png"]) == 1
+    assert "from ember.io.save_checkpoint, not a checkpoint written by `ember train`" in (
+        capsys.readouterr().err)

@@ -4,10 +4,28 @@
 environment variable ``EMBER_MAX_LOAD_BYTES`` sets it at import, or assign
 ``ember.io.MAX_LOAD_BYTES`` at run time). See :mod:`ember.io.limits`.
 """
-from ember.io.checkpoint import CheckpointError, load, load_checkpoint, save, save_checkpoint
-from ember.io.limits import LoadLimitError, default_limit
+import sys
+import types
 
-MAX_LOAD_BYTES = default_limit()
+from ember.io import limits
+from ember.io.checkpoint import CheckpointError, load, load_checkpoint, save, save_checkpoint
+from ember.io.limits import LoadLimitError
 
 __all__ = ["MAX_LOAD_BYTES", "CheckpointError", "LoadLimitError", "load", "load_checkpoint",
            "save", "save_checkpoint"]
+
+
+class _IOModule(types.ModuleType):
+    """``ember.io.MAX_LOAD_BYTES`` reads and sets ``ember.io.limits.MAX_LOAD_BYTES``, the
+    one value every loader checks."""
+
+    @property
+    def MAX_LOAD_BYTES(self):
+        return limits.MAX_LOAD_BYTES
+
+    @MAX_LOAD_BYTES.setter
+    def MAX_LOAD_BYTES(self, value):
+        limits.MAX_LOAD_BYTES = int(value)
+
+
+sys.modules[__name__].__class__ = _IOModule

@@ -33,6 +33,7 @@ import numpy as np
 
 from ember import backend
 from ember.io import limits
+from ember.io.limits import CheckpointError
 from ember.tensor import Tensor
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointError"]
@@ -44,10 +45,6 @@ _PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code)
                 "PyTorch weights over, in PyTorch run: sd = torch.load(path, weights_only=True); "
                 "numpy.savez('weights.npz', **{k: v.cpu().numpy() for k, v in sd.items()}) "
                 "and then ember.load('weights.npz')")
-
-
-class CheckpointError(RuntimeError):
-    """A file that is not a readable, intact ember checkpoint."""
 
 
 # --- encoding: Python objects <-> JSON + arrays ----------------------------------------------

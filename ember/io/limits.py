@@ -20,6 +20,10 @@ import numpy as np
 DEFAULT_MAX_LOAD_BYTES = 4 * 2**30
 
 
+class CheckpointError(RuntimeError):
+    """A file that is not a readable, intact ember checkpoint."""
+
+
 class LoadLimitError(ValueError):
     """A file that declares more data than it holds, or more than ``MAX_LOAD_BYTES``."""
 
@@ -38,10 +42,12 @@ def default_limit() -> int:
     return value
 
 
+MAX_LOAD_BYTES = default_limit()
+
+
 def max_load_bytes() -> int:
-    """The limit in force: ``ember.io.MAX_LOAD_BYTES`` (read at each load)."""
-    import ember.io
-    return int(getattr(ember.io, "MAX_LOAD_BYTES", DEFAULT_MAX_LOAD_BYTES))
+    """The limit in force (``ember.io.MAX_LOAD_BYTES``, read at each load)."""
+    return int(MAX_LOAD_BYTES)
 
 
 def _gib(n):

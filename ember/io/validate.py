@@ -84,7 +84,7 @@ def where(path):
 def check_trainer_state(trainer, state, path=None) -> dict:
     """Validate a ``Trainer.state_dict()`` (or a ``save_checkpoint`` dict, converted) and
     return it in the Trainer's layout; raises before anything changes."""
-    from ember.io.checkpoint import CheckpointError
+    from ember.io.limits import CheckpointError
     if isinstance(state, dict) and state.get("format") == "ember-training-checkpoint":
         state = {"model": state.get("model"), "optimizer": state.get("optimizer"),
                  "scheduler": state.get("scheduler"), "epoch": state.get("epoch") or 0,

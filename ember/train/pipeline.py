@@ -94,11 +94,30 @@ def finish_run(trainer, loaders, run_dir):
     return result
 
 
+def preprocessing(loaders):
+    """What evaluate/predict need besides the weights; stored in every checkpoint's config,
+    so the ``last.ckpt`` of an interrupted run (no results.json) is usable on its own."""
+    return {"mean": loaders.mean, "std": loaders.std, "class_names": list(loaders.class_names),
+            "image_size": list(loaders.image_size)}
+
+
 def load_run(checkpoint, device="cpu"):
-    """Rebuild (model, config, results) from a checkpoint written by ``ember train``."""
+    """Rebuild (model, config, info) from a checkpoint written by ``ember train``; ``info``
+    holds the normalisation statistics, class names and image size (from the checkpoint;
+    results.json beside it for checkpoints written before they were stored there)."""
     from ember import models
+    from ember.io import CheckpointError
     state = ember.load(checkpoint)
-    cfg = state["config"]
+    cfg = state.get("config") if isinstance(state, dict) else None
+    if not isinstance(cfg, dict) or "model" not in cfg or "model_kwargs" not in cfg:
+        kind = ("a training checkpoint from ember.io.save_checkpoint"
+                if isinstance(state, dict) and state.get("format") == "ember-training-checkpoint"
+                else "a bare state_dict or other ember.save data"
+                if isinstance(state, dict) else f"a {type(state).__name__}")
+        raise CheckpointError(f"'{checkpoint}' is {kind}, not a checkpoint written by `ember "
+                              "train` (which stores the model name, its arguments and the "
+                              "preprocessing); pass last.ckpt or best.ckpt from an ember "
+                              "train run folder")
     run_dir = os.path.dirname(os.path.abspath(checkpoint))
     info_path = os.path.join(run_dir, "results.json")
     info = {}
@@ -106,6 +125,7 @@ def load_run(checkpoint, device="cpu"):
         import json
         with open(info_path) as f:
             info = json.load(f)
+    info.update(cfg.get("preprocessing") or {})
     model = models.get_model(cfg["model"], **cfg["model_kwargs"])
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg, info
@@ -127,8 +147,9 @@ def evaluate_checkpoint(checkpoint, device="cpu"):
 
 def _stats(info, cfg):
     if "mean" not in info:
-        raise FileNotFoundError("results.json (with the normalisation statistics) is missing "
-                                "beside the checkpoint; keep the run folder together")
+        raise FileNotFoundError("the checkpoint holds no normalisation statistics (it was "
+                                "written by an older ember) and results.json is missing "
+                                "beside it; keep the run folder together")
     return info["mean"], info["std"]
 
 
