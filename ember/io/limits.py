@@ -50,23 +50,30 @@ def max_load_bytes() -> int:
     return int(MAX_LOAD_BYTES)
 
 
-def _gib(n):
-    return f"{n / 2**30:.3g} GiB" if n >= 2**20 else f"{n} bytes"
+def _size(n):
+    """``4 GiB``, ``1.5 MiB (1,572,864 bytes)``, ``1000 bytes``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            text = f"{n / scale:.4g} {unit}"
+            return text if n % scale == 0 else f"{text} ({n:,} bytes)"
+    return f"{n} bytes"
 
 
-def check_size(nbytes, what) -> None:
-    """Raise :class:`LoadLimitError` if ``nbytes`` exceeds the limit."""
+def check_size(nbytes, what, at_least=False) -> None:
+    """Raise :class:`LoadLimitError` if ``nbytes`` exceeds the limit (``at_least``: the
+    reading stopped there, the real size may be larger)."""
     limit = max_load_bytes()
     if nbytes > limit:
+        need = "" if at_least else f"needs {_size(nbytes)}, which "
         raise LoadLimitError(
-            f"{what} needs {_gib(nbytes)}, more than the load limit of {_gib(limit)}; if the "
+            f"{what} {need}exceeds the load limit of {_size(limit)}; if the "
             "file is trusted, raise ember.io.MAX_LOAD_BYTES (or set the environment variable "
             "EMBER_MAX_LOAD_BYTES)")
 
 
 def check_file(path) -> None:
     """The file at ``path`` fits the limit (checked before it is read into memory)."""
-    check_size(os.path.getsize(path), f"the file ({os.path.getsize(path)} bytes)")
+    check_size(os.path.getsize(path), "the file")
 
 
 def check_zip(zf) -> None:
