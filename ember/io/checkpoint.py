@@ -349,7 +349,8 @@ def _load_checkpoint_members(zf, map_location):
     try:
         header = json.loads(header_bytes)
         version, expected, member_names = header["version"], header["sha256"], header["members"]
-        ok = header["format"] == FORMAT and isinstance(member_names, list)
+        ok = header["format"] == FORMAT and isinstance(member_names, list) and len(
+            set(member_names)) == len(member_names)  # each member read once: bounded
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:

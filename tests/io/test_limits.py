@@ -116,3 +116,25 @@ def test_ordinary_files_still_load(tmp_path):
                                   np.arange(6.0).reshape(2, 3))
     np.testing.assert_array_equal(pipeline.read_image(str(tmp_path / "x.npy")),
                                   np.arange(6.0).reshape(2, 3))
+
+
+def test_a_header_listing_one_member_many_times_is_refused(tmp_path):
+    """Each member is read once: repeating a name in ember.json cannot multiply the memory
+    a small file takes (the checksum is recomputed, so only this check can notice)."""
+    import json
+
+    from ember.io import CheckpointError
+    from ember.io import checkpoint as ckpt_module
+    path = tmp_path / "c.ckpt"
+    ember.save({"w": ember.zeros(100)}, path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    header = json.loads(members.pop("ember.json"))
+    header["members"] += ["tensors/0.npy"] * 1000
+    header["sha256"] = ckpt_module._digest([(n, members[n]) for n in header["members"]])
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ember.json", json.dumps(header))
+        for name, payload in members.items():
+            zf.writestr(name, payload)
+    with pytest.raises(CheckpointError, match="c.ckpt.*header.*damaged"):
+        ember.load(path)
