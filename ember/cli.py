@@ -177,7 +177,15 @@ def _train_config(args):
     values = {}
     resume = args.resume
     if resume:
-        values.update(ember.load(resume)["config"])
+        state = ember.load(resume)
+        saved = state.get("config") if isinstance(state, dict) else None
+        if not isinstance(saved, dict) or "model" not in saved:
+            raise ember.io.CheckpointError(
+                f"'{resume}' is not a checkpoint written by `ember train` (it has no run "
+                "config); --resume takes last.ckpt from an ember train run folder. To "
+                "continue from weights or an ember.io.save_checkpoint file, use "
+                "ember.train.Trainer(...).resume(path) in Python")
+        values.update(saved)
         values.pop("model_kwargs", None)
         values.pop("preprocessing", None)
     if args.config:

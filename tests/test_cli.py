@@ -125,3 +125,5 @@ def test_evaluate_names_a_file_that_is_not_an_ember_train_checkpoint(tmp_path, c
     assert main(["predict", str(tmp_path / "s.ckpt"), "x.png"]) == 1
     assert "from ember.io.save_checkpoint, not a checkpoint written by `ember train`" in (
         capsys.readouterr().err)
+    assert main(["train", "--resume", str(tmp_path / "weights.pt")]) == 1
+    assert "weights.pt' is not a checkpoint written by `ember train`" in capsys.readouterr().err
