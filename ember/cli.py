@@ -198,7 +198,8 @@ def cmd_train(args) -> int:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     trainer = Trainer(model, ember.nn.CrossEntropyLoss(), optimizer, scheduler,
                       scheduler_interval=interval, device=cfg.device, progress=cfg.progress,
-                      config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs),
+                      config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs,
+                                  preprocessing=pipeline.preprocessing(loaders)),
                       callbacks=[ModelCheckpoint(run_dir), CSVLogger(os.path.join(
                           run_dir, "metrics.csv")), JSONLLogger(os.path.join(
                               run_dir, "metrics.jsonl"))])

@@ -92,6 +92,11 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     assert ckpt.exists()
     state = ember.load(str(ckpt))
     assert state["epoch"] < 3, "the run finished before it could be interrupted"
+    # the killed run's last.ckpt is usable on its own: no results.json is needed
+    assert not (tmp_path / "cut" / "results.json").exists()
+    ev = run("evaluate", str(ckpt), cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    assert "test accuracy" in ev.stdout
     res = run("train", "--resume", str(ckpt), "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     a = ember.load(str(tmp_path / "full" / "last.ckpt"))["model"]
@@ -154,7 +159,7 @@ def test_predict_refuses_unreadable_images_in_one_line(tiny_run, tmp_path, capsy
     np.save(tmp_path / "nan.npy", nan)
     (tmp_path / "folder").mkdir()
     for name, word in [("notes.txt", "not a readable image"), ("bad.png", "not a readable"),
-                       ("bad.npy", "not a readable .npy"), ("obj.npy", "not numbers"),
+                       ("bad.npy", "readable .npy"), ("obj.npy", "not numbers"),
                        ("small.npy", "(28, 28)"), ("nan.npy", "NaN"),
                        ("folder", "is a directory"), ("missing.npy", "does not exist")]:
         assert main(["predict", ckpt, str(tmp_path / name)]) == 1, name
@@ -208,7 +213,8 @@ def test_permission_denied_is_one_line(tiny_run, tmp_path, monkeypatch, capsys):
 
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
-    monkeypatch.setattr(np, "load", denied)  # root reads mode-000 files, so simulate it
+    from ember.io import limits  # root reads mode-000 files, so simulate the refusal
+    monkeypatch.setattr(limits, "read_npy_file", denied)
     assert main(["predict", str(tiny_run / "last.ckpt"), str(tmp_path / "img.npy")]) == 1
     assert_one_line(capsys, "predict", "permission denied", "img.npy")
 
@@ -304,3 +310,16 @@ def test_predict_classifies_each_image_of_a_npy_stack(tiny_run, tmp_path, capsys
     assert main(["predict", ckpt, *(str(tmp_path / f"one{i}.npy") for i in range(3)),
                  "--top-k", "1"]) == 0
     assert stacked[1::2] == capsys.readouterr().out.splitlines()[1::2]
+def test_evaluate_names_a_file_that_is_not_an_ember_train_checkpoint(tmp_path, capsys):
+    from ember import nn
+    ember.save(nn.Linear(2, 3).state_dict(), tmp_path / "weights.pt")
+    assert main(["evaluate", str(tmp_path / "weights.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "weights.pt' is a bare state_dict" in err and "not a checkpoint written by `ember " \
+        "train`" in err
+    ember.io.save_checkpoint(tmp_path / "s.ckpt", model=nn.Linear(2, 3))
+    assert main(["predict", str(tmp_path / "s.ckpt"), "x.png"]) == 1
+    assert "from ember.io.save_checkpoint, not a checkpoint written by `ember train`" in (
+        capsys.readouterr().err)
+    assert main(["train", "--resume", str(tmp_path / "weights.pt")]) == 1
+    assert "weights.pt' is a bare state_dict" in capsys.readouterr().err

@@ -32,6 +32,8 @@ from collections import Counter
 import numpy as np
 
 from ember import backend
+from ember.io import limits
+from ember.io.limits import CheckpointError
 from ember.tensor import Tensor
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointError"]
@@ -43,10 +45,6 @@ _PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code)
                 "PyTorch weights over, in PyTorch run: sd = torch.load(path, weights_only=True); "
                 "numpy.savez('weights.npz', **{k: v.cpu().numpy() for k, v in sd.items()}) "
                 "and then ember.load('weights.npz')")
-
-
-class CheckpointError(RuntimeError):
-    """A file that is not a readable, intact ember checkpoint."""
 
 
 # --- encoding: Python objects <-> JSON + arrays ----------------------------------------------
@@ -192,7 +190,7 @@ def save(obj, f) -> None:
     tuples and dicts) to ``f``, a path or a binary file object.
 
     Paths are written atomically: a crash or kill mid-write leaves the old file (if any)
-    intact; a temporary ``.<name>.*.tmp`` next to it may remain and can be deleted.
+    intact; the temporary ``.<name>.*.tmp`` it leaves is removed by the next save or resume.
 
     Example::
 
@@ -209,6 +207,7 @@ def save(obj, f) -> None:
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"ember.save: cannot write '{path}': the directory "
                                 f"'{directory}' does not exist")
+    remove_stale_temporaries(path)
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
                                suffix=".tmp")
@@ -225,6 +224,35 @@ def save(obj, f) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(directory)
+
+
+STALE_TEMP_SECONDS = 60
+
+
+def remove_stale_temporaries(path) -> list:
+    """Delete ``.<name>.XXXXXXXX.tmp`` files that a killed :func:`save` of ``path`` left
+    beside it (those untouched for ``STALE_TEMP_SECONDS``, so a save in progress in another
+    process keeps its file); return the removed paths. Called by every save and resume."""
+    import re
+    import time
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(r"\." + re.escape(os.path.basename(path)) + r"\.[A-Za-z0-9_]{8}\.tmp")
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        full = os.path.join(directory, name)
+        try:
+            if pattern.fullmatch(name) and now - os.stat(full).st_mtime > STALE_TEMP_SECONDS:
+                os.unlink(full)
+                removed.append(full)
+        except OSError:
+            pass
+    return removed
 
 
 def _fsync_dir(directory):
@@ -262,15 +290,17 @@ def load(f, map_location=None, *, weights_only=None, mmap=None):
     truncated, altered, pickled or unknown files.
     """
     name = getattr(f, "name", None) if hasattr(f, "read") else os.fspath(f)
-    raw = f.read() if hasattr(f, "read") else _read(name)
     where = f"'{name}'" if name else "the checkpoint"
     try:
+        raw = f.read(limits.max_load_bytes() + 1) if hasattr(f, "read") else _read(name)
+        limits.check_size(len(raw), "the file")
         return _parse(raw, map_location)
-    except CheckpointError as e:
-        raise CheckpointError(f"{where}: {e}") from None
+    except (CheckpointError, limits.LoadLimitError) as e:
+        raise type(e)(f"{where}: {e}") from None
 
 
 def _read(path):
+    limits.check_file(path)
     with open(path, "rb") as fh:
         return fh.read()
 
@@ -294,6 +324,7 @@ def _parse(raw, map_location):
         raise CheckpointError(f"the file is corrupt or truncated ({e}): it was not written "
                               "completely or has been damaged. Use an earlier checkpoint or "
                               "save again") from None
+    limits.check_zip(zf)  # before any member is decompressed
     with zf:
         if any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(f"this is a PyTorch file (torch.save). {_PICKLE_HINT}")
@@ -318,7 +349,8 @@ def _load_checkpoint_members(zf, map_location):
     try:
         header = json.loads(header_bytes)
         version, expected, member_names = header["version"], header["sha256"], header["members"]
-        ok = header["format"] == FORMAT and isinstance(member_names, list)
+        ok = header["format"] == FORMAT and isinstance(member_names, list) and len(
+            set(member_names)) == len(member_names)  # each member read once: bounded
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:
@@ -343,7 +375,9 @@ def _load_checkpoint_members(zf, map_location):
 
 def _read_npy(payload, what):
     try:
-        return np.lib.format.read_array(io.BytesIO(payload), allow_pickle=False)
+        return limits.read_npy_bytes(payload, what)
+    except limits.LoadLimitError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e) or "Object arrays" in str(e):
             raise CheckpointError(f"{what} holds pickled Python objects (an object array). "
@@ -393,18 +427,21 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, map_location=No
     Build the scheduler before calling this (its constructor writes the optimizer's lr).
     """
     from ember import set_rng_state
+    from ember.io import validate
     ckpt = load(path, map_location=map_location)
+    if isinstance(ckpt, dict) and "global_step" in ckpt and "model" in ckpt:  # Trainer's
+        ckpt = dict(ckpt, format="ember-training-checkpoint", step=ckpt["global_step"],
+                    extra={"config": ckpt.get("config")})
     if not isinstance(ckpt, dict) or ckpt.get("format") != "ember-training-checkpoint":
         raise CheckpointError(f"'{os.fspath(path)}' holds data saved with ember.save, not a "
                               "training checkpoint from save_checkpoint; use ember.load")
     for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
-        if obj is not None and key not in ckpt:
+        if obj is not None and ckpt.get(key) is None:
             raise CheckpointError(f"'{os.fspath(path)}' has no {key} state (it was saved "
                                   f"without {key}=); pass {key}=None")
-    if not _fits(model, ckpt["model"]):
-        model.load_state_dict(ckpt["model"])  # raises naming the keys, before copying any
-    if optimizer is not None:
-        optimizer._check_state_dict(ckpt["optimizer"])
+    validate.check_parts(os.fspath(path), model, ckpt["model"], optimizer,
+                         ckpt.get("optimizer"), scheduler, ckpt.get("scheduler"),
+                         ckpt.get("rng_state") if restore_rng else None)
     model.load_state_dict(ckpt["model"])
     if optimizer is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -413,9 +450,3 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, map_location=No
     if restore_rng:
         set_rng_state(ckpt["rng_state"])
     return ckpt
-
-
-def _fits(model, state_dict):
-    own = model.state_dict()
-    return set(own) == set(state_dict) and all(
-        tuple(own[k].shape) == tuple(state_dict[k].shape) for k in own)

@@ -177,24 +177,52 @@ class Optimizer:
             got = list(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"{name}.load_state_dict expects a dict with keys 'state' and "
                              f"'param_groups' (from optimizer.state_dict()), got {got}")
-        saved_groups = state_dict["param_groups"]
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, dict) for g in saved_groups):
+            raise TypeError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts, "
+                            f"got {type(saved_groups).__name__}")
+        if not isinstance(saved_state, dict):
+            raise TypeError(f"{name}.load_state_dict: 'state' must be a dict of per-parameter "
+                            f"dicts, got {type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}: loaded state dict has {len(saved_groups)} parameter "
                              f"groups, the optimizer has {len(self.param_groups)}")
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(group["params"]) != len(saved["params"]):
+            indices = saved.get("params")
+            if not isinstance(indices, (list, tuple)) or not all(
+                    isinstance(j, int) and not isinstance(j, bool) for j in indices):
+                raise ValueError(f"{name}: loaded state dict's parameter group {i} has no "
+                                 "'params' list of parameter indices (got "
+                                 f"{type(indices).__name__}); it is not an optimizer state")
+            if len(group["params"]) != len(indices):
                 raise ValueError(f"{name}: loaded state dict's parameter group {i} has "
-                                 f"{len(saved['params'])} parameters, the optimizer's has "
+                                 f"{len(indices)} parameters, the optimizer's has "
                                  f"{len(group['params'])}")
+            for k, v in saved.items():
+                if k in group and k not in ("params", "param_names") and (
+                        _is_number(group[k]) and not _is_number(v)):
+                    raise ValueError(f"{name}: loaded parameter group {i} has {k}={v!r}, "
+                                     "expected a number")
         id_map = {}
         for group, saved in zip(self.param_groups, saved_groups):
             id_map.update(zip(saved["params"], group["params"]))
-        for key, value in state_dict["state"].items():
-            p = id_map.get(int(key))
+        for key, value in saved_state.items():
+            try:
+                p = id_map.get(int(key))
+            except (TypeError, ValueError):
+                p = None
+            if p is None or not isinstance(value, dict):
+                raise ValueError(f"{name}: state entry {key!r} is not a dict for one of the "
+                                 f"parameters 0..{len(id_map) - 1}")
             for k, v in value.items():
-                if p is not None and _is_array(v) and tuple(v.shape) != tuple(p.shape):
+                if _is_array(v) and tuple(v.shape) != tuple(p.shape) and (
+                        tuple(v.shape) != () or k != "step"):
                     raise ValueError(f"{name}: state {k!r} of parameter {key} has shape "
                                      f"{tuple(v.shape)}, the parameter has {tuple(p.shape)}")
+                if not _is_array(v) and not _is_number(v) and v is not None:
+                    raise ValueError(f"{name}: state {k!r} of parameter {key} is a "
+                                     f"{type(v).__name__}; expected an array or a number")
         return id_map
 
     def __repr__(self):
@@ -204,6 +232,10 @@ class Optimizer:
             lines += [f"    {k}: {group[k]}" for k in sorted(group)
                       if k not in ("params", "param_names")]
         return "\n".join(lines + [")"])
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) or (hasattr(v, "dtype") and getattr(v, "ndim", 1) == 0)
 
 
 def _is_array(v):

@@ -37,8 +37,10 @@ def load_run_state(checkpoint):
     state = ember.load(check_file(checkpoint, "checkpoint"))
     if isinstance(state, dict) and isinstance(state.get("config"), dict) and "model" in state:
         return state
-    if isinstance(state, dict) and state and all(isinstance(v, ember.Tensor)
-                                                 for v in state.values()):
+    if isinstance(state, dict) and state.get("format") == "ember-training-checkpoint":
+        kind = "a training checkpoint from ember.io.save_checkpoint"
+    elif isinstance(state, dict) and state and all(isinstance(v, ember.Tensor)
+                                                   for v in state.values()):
         kind = "a bare state_dict (model weights only)"
     else:
         kind = f"a {type(state).__name__} without the run's config"
@@ -136,8 +138,17 @@ def finish_run(trainer, loaders, run_dir, make_plots=True):
     return result
 
 
+def preprocessing(loaders):
+    """What evaluate/predict need besides the weights; stored in every checkpoint's config,
+    so the ``last.ckpt`` of an interrupted run (no results.json) is usable on its own."""
+    return {"mean": loaders.mean, "std": loaders.std, "class_names": list(loaders.class_names),
+            "image_size": list(loaders.image_size)}
+
+
 def load_run(checkpoint, device="cpu"):
-    """Rebuild (model, config, results) from a checkpoint written by ``ember train``."""
+    """Rebuild (model, config, info) from a checkpoint written by ``ember train``; ``info``
+    holds the normalisation statistics, class names and image size (from the checkpoint;
+    results.json beside it for checkpoints written before they were stored there)."""
     from ember import models
     state = load_run_state(checkpoint)
     cfg = state["config"]
@@ -148,6 +159,7 @@ def load_run(checkpoint, device="cpu"):
         import json
         with open(info_path) as f:
             info = json.load(f)
+    info.update(cfg.get("preprocessing") or {})
     model = models.get_model(cfg["model"], **cfg["model_kwargs"])
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg, info
@@ -169,8 +181,9 @@ def evaluate_checkpoint(checkpoint, device="cpu"):
 
 def _stats(info, cfg):
     if "mean" not in info:
-        raise FileNotFoundError("results.json (with the normalisation statistics) is missing "
-                                "beside the checkpoint; keep the run folder together")
+        raise FileNotFoundError("the checkpoint holds no normalisation statistics (it was "
+                                "written by an older ember) and results.json is missing "
+                                "beside it; keep the run folder together")
     return info["mean"], info["std"]
 
 
@@ -183,11 +196,15 @@ def read_image(path):
 
     A .npy file may hold one image or a stack of them (N x H x W, N x 1 x H x W or
     N x H x W x 1 when its trailing size matches ``image_size`` in :func:`read_images`).
+    Declared sizes are checked against the file and ``ember.io.MAX_LOAD_BYTES`` first.
     """
+    from ember.io import limits
     check_file(path, "image")
     if path.endswith(".npy"):
         try:
-            img = np.load(path, allow_pickle=False)
+            img = limits.read_npy_file(path)
+        except limits.LoadLimitError:
+            raise
         except (ValueError, EOFError) as e:  # not a .npy file, truncated, or pickled objects
             raise RunError(f"image '{path}' is not a readable .npy array ({_one_line(e)}); "
                            "pass PNG/JPEG images or .npy files written by numpy.save") from None
@@ -200,6 +217,8 @@ def read_image(path):
         except ImportError:
             raise RunError(f"reading '{path}' needs matplotlib: pip install matplotlib "
                            "(or pass .npy files)") from None
+        limits.check_file(path)
+        limits.check_image(path)  # width x height from the header, before decoding
         try:
             img = mpimg.imread(path).astype(np.float32)
         except PermissionError:

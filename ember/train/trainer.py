@@ -181,7 +181,11 @@ class Trainer:
                 "history": self.history, "lrs": self.lrs, "best_metric": self.best_metric,
                 "rng_state": ember.get_rng_state(), "config": self.config}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state, path=None):
+        """Restore :meth:`state_dict` (or an ``ember.io.save_checkpoint`` dict). The whole
+        state is checked first: if any part does not fit, nothing changes."""
+        from ember.io.validate import check_trainer_state
+        state = check_trainer_state(self, state, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -197,5 +201,7 @@ class Trainer:
     def resume(self, path):
         """Continue from a checkpoint written by :meth:`save_checkpoint` (bit for bit:
         the RNG state is restored, so shuffling and dropout continue as they would have)."""
-        self.load_state_dict(ember.load(path))
+        from ember.io.checkpoint import remove_stale_temporaries
+        remove_stale_temporaries(path)
+        self.load_state_dict(ember.load(path), path=path)
         return self

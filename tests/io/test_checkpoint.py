@@ -477,3 +477,28 @@ def test_state_dict_round_trip_with_torch_style_load(tmp_path):
     twin.load_state_dict(ember.load(tmp_path / "m.pt", map_location=ember.device("cpu"),
                                     weights_only=True))
     assert twin.weight.tolist() == model.weight.tolist()
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed_at_the_next_save_or_resume(tmp_path):
+    target = tmp_path / "last.ckpt"
+    stale = [tmp_path / ".last.ckpt.ab_cd123.tmp", tmp_path / ".last.ckpt.zzzzzzzz.tmp"]
+    fresh, other = tmp_path / ".last.ckpt.fresh123.tmp", tmp_path / ".best.ckpt.abcdefgh.tmp"
+    for path in [*stale, fresh, other]:
+        path.write_bytes(b"PK partial")
+    old = time.time() - 3600
+    for path in [*stale, other]:
+        os.utime(path, (old, old))
+    ember.save({"a": 1}, target)
+    # a recent one may be another process's save in progress; other targets are not ours
+    assert [p.exists() for p in [*stale, fresh, other]] == [False, False, True, True]
+    os.utime(fresh, (old, old))
+    from ember.train import Trainer
+    model = nn.Linear(2, 2)
+    Trainer(model, nn.MSELoss(), ember.optim.SGD(model.parameters(), lr=0.1),
+            progress=False).save_checkpoint(target)
+    stale_again = tmp_path / ".last.ckpt.q1w2e3r4.tmp"
+    stale_again.write_bytes(b"")
+    os.utime(stale_again, (old, old))
+    Trainer(model, nn.MSELoss(), ember.optim.SGD(model.parameters(), lr=0.1),
+            progress=False).resume(target)
+    assert not fresh.exists() and not stale_again.exists()

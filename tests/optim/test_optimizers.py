@@ -208,6 +208,29 @@ def test_load_state_dict_checks_and_changes_nothing_on_error():
     assert len(two.param_groups) == 2
 
 
+@pytest.mark.parametrize("damage,error,message", [
+    (lambda sd: sd["param_groups"][0].pop("params"), ValueError, "group 0 has no 'params'"),
+    (lambda sd: sd["param_groups"][0].update(params="0"), ValueError, "no 'params' list"),
+    (lambda sd: sd["param_groups"][0].update(lr="fast"), ValueError, "lr='fast', expected a"),
+    (lambda sd: sd.update(param_groups="x"), TypeError, "'param_groups' must be a list"),
+    (lambda sd: sd.update(state=[1]), TypeError, "'state' must be a dict"),
+    (lambda sd: sd["state"].update({7: {}}), ValueError, "state entry 7 is not a dict for"),
+    (lambda sd: sd["state"][0].update(momentum_buffer="x"), ValueError, "is a str"),
+])
+def test_load_state_dict_refuses_a_damaged_state_and_changes_nothing(damage, error, message):
+    p = Parameter(np.ones(2))
+    opt = ember.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = ember.tensor(np.ones(2))
+    opt.step()
+    sd = {"state": {0: dict(opt.state_dict()["state"][0])},
+          "param_groups": [dict(opt.state_dict()["param_groups"][0])]}
+    damage(sd)
+    before = opt.state[p]["momentum_buffer"].numpy().copy()
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(sd)
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].numpy(), before)
+    assert opt.param_groups[0]["lr"] == 0.1
+
 def test_load_state_dict_copies_and_casts():
     p = Parameter(np.ones(2, dtype=np.float32))
     opt = ember.optim.Adam([p])

@@ -7,7 +7,6 @@ then system copies such as Debian's ``/usr/share/datasets``. Downloads go to the
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import urllib.error
@@ -51,16 +50,46 @@ def file_digest(path, algorithm="md5", data=None) -> str:
 
 
 def read_maybe_gzip(path) -> bytes:
-    """A file's bytes, gunzipped when it is gzip data (whatever its name says)."""
+    """A file's bytes, gunzipped when it is gzip data (whatever its name says). Neither the
+    file nor its decompressed content may exceed ``ember.io.MAX_LOAD_BYTES`` (a small gzip
+    can inflate a thousandfold): the limit is checked before reading and while inflating."""
+    from ember.io import limits
     path = Path(path)
+    try:
+        limits.check_file(path)
+    except limits.LoadLimitError as e:
+        raise DatasetIntegrityError(f"{path}: {e}") from None
     data = path.read_bytes()
     if data[:2] != b"\x1f\x8b":
         return data
     try:
-        return gzip.decompress(data)
+        return _gunzip_bounded(data, limits.max_load_bytes())
+    except limits.LoadLimitError as e:
+        raise DatasetIntegrityError(f"{path}: {e}") from None
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetIntegrityError(f"{path}: corrupt gzip data ({e}); delete the file and "
                                     "download or install it again") from None
+
+
+def _gunzip_bounded(data, limit) -> bytes:
+    """``gzip.decompress`` (all members) that stops past ``limit`` output bytes."""
+    from ember.io import limits
+    out, total = [], 0
+    while data:
+        d = zlib.decompressobj(wbits=31)
+        chunk = d.decompress(data, limit - total + 1)
+        while True:
+            total += len(chunk)
+            if total > limit:
+                limits.check_size(total, "the decompressed gzip data", at_least=True)
+            out.append(chunk)
+            if d.eof or not d.unconsumed_tail:
+                break
+            chunk = d.decompress(d.unconsumed_tail, limit - total + 1)
+        if not d.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        data = d.unused_data.lstrip(b"\0")
+    return b"".join(out)
 
 
 def _find_file(directory: Path, name: str):

@@ -144,7 +144,13 @@ def safe_unpickle(data: bytes, name="<bytes>"):
 
 
 def _read_checked(path, md5=None):
-    """Safely unpickle a file, after checking its MD5 when given."""
+    """Safely unpickle a file (no bigger than ``ember.io.MAX_LOAD_BYTES``), after checking
+    its MD5 when given."""
+    from ember.io import limits
+    try:
+        limits.check_file(path)
+    except limits.LoadLimitError as e:
+        raise DatasetIntegrityError(f"{path}: {e}") from None
     with open(path, "rb") as f:
         raw = f.read()
     if md5 is not None and file_digest(None, "md5", raw) != md5:

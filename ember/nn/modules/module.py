@@ -315,6 +315,11 @@ class Module:
         for k, target in own.items():
             if k in state_dict:
                 src = state_dict[k]
+                if isinstance(src, str) or getattr(np.asarray(src) if not hasattr(
+                        src, "dtype") else src, "dtype", np.dtype("O")).kind not in "biufc":
+                    mismatched.append(f"{k}: checkpoint holds a {type(src).__name__}, not "
+                                      "numbers")
+                    continue
                 shape = tuple(src.shape) if hasattr(src, "shape") else np.shape(src)
                 if shape != tuple(target.shape):
                     mismatched.append(f"{k}: checkpoint {shape} vs model {tuple(target.shape)}")

@@ -23,6 +23,36 @@ def _per_group(name, optimizer, value):
     return [value] * len(optimizer.param_groups)
 
 
+def _kind_mismatch(mine, value):
+    """Why ``value`` cannot replace ``mine`` in a scheduler's state, or None."""
+    number = (int, float)
+    if mine is None or callable(mine):
+        return None
+    if isinstance(mine, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(mine, number):
+        ok = isinstance(value, number) and not isinstance(value, bool) or (
+            hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0)
+    elif isinstance(mine, str):
+        ok = isinstance(value, str)
+    elif isinstance(mine, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(mine):
+            got = len(value) if isinstance(value, (list, tuple)) else type(value).__name__
+            return f"should be a list of {len(mine)} values (one per item), got {got!r}"
+        for a, b in zip(mine, value):
+            problem = _kind_mismatch(a, b)
+            if problem:
+                return problem
+        return None
+    elif isinstance(mine, dict):
+        ok = isinstance(value, dict)
+    else:
+        return None
+    if ok:
+        return None
+    return f"should be a {type(mine).__name__} like {mine!r}, got {value!r}"
+
+
 class LRScheduler:
     """Base class: subclasses implement ``get_lr()`` (the lrs at ``self.last_epoch``).
 
@@ -96,4 +126,24 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` returned; checked first (keys and value types
+        against this scheduler's own state), so a state that does not fit changes nothing."""
+        self._check_state_dict(state_dict)
         self.__dict__.update(state_dict)
+
+    def _check_state_dict(self, state_dict, own=None) -> None:
+        """Raise ValueError (changing nothing) unless ``state_dict`` has only this
+        scheduler's keys, each value of the kind the scheduler holds there."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict expects a dict (from "
+                            f"scheduler.state_dict()), got {type(state_dict).__name__}")
+        own = self.state_dict() if own is None else own
+        unknown = sorted(str(k) for k in state_dict if k not in own)
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: unexpected keys {unknown} (not a "
+                             f"{name} state; it has {sorted(own)})")
+        for key, value in state_dict.items():
+            problem = _kind_mismatch(own[key], value)
+            if problem:
+                raise ValueError(f"{name}.load_state_dict: {key!r} {problem}")

@@ -23,14 +23,22 @@ def _check_same_optimizer(owner, optimizer, schedulers):
 class _Composite(LRScheduler):
     """State handling shared by schedulers made of schedulers."""
 
+    def _check_state_dict(self, state_dict, own=None):
+        super()._check_state_dict(state_dict, own)
+        for s, s_state in zip(self._schedulers, state_dict.get("_schedulers", ())):
+            s._check_state_dict(s_state)
+
     def state_dict(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict):
+        self._check_state_dict(state_dict)
         state_dict = dict(state_dict)
-        saved = state_dict.pop("_schedulers")
+        saved = state_dict.pop("_schedulers", None)
+        if saved is None:
+            saved = [s.state_dict() for s in self._schedulers]
         self.__dict__.update(state_dict)
         for s, s_state in zip(self._schedulers, saved):
             s.load_state_dict(s_state)

@@ -41,8 +41,10 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict):
+        own = self.state_dict()
+        self._check_state_dict(state_dict, own)  # lr_lambdas: one entry per group
         state_dict = dict(state_dict)
-        lambdas = state_dict.pop("lr_lambdas")
+        lambdas = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         self.__dict__.update(state_dict)
         for fn, saved in zip(self.lr_lambdas, lambdas):
             if saved is not None:

@@ -186,3 +186,14 @@ def test_cifar_archive_download_and_extract(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="failed"):
         evil(root=tmp_path / "other", train=False)
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_batch_file_over_the_load_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    import ember.io
+    from ember.data.datasets import cifar
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x02" + b"\0" * 5000)
+    monkeypatch.setattr(ember.io, "MAX_LOAD_BYTES", 4096)
+    with pytest.raises(cifar.DatasetIntegrityError, match=r"data_batch_1: the file needs 5002 "
+                       r"bytes, which exceeds the load limit of 4096 bytes"):
+        cifar._read_checked(path)

@@ -174,3 +174,20 @@ def test_full_fashion_mnist_from_debian():
     assert np.bincount(train.targets).tolist() == [6000] * 10
     assert np.bincount(test.targets).tolist() == [1000] * 10
     assert train.classes[9] == "Ankle boot"
+
+
+def test_a_gzip_bomb_is_stopped_at_the_load_limit(tmp_path, monkeypatch):
+    import ember.io
+    idx = struct.pack(">HBB", 0, 8, 1) + struct.pack(">I", 4 * 2 ** 20) + b"\0" * (4 * 2 ** 20)
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx) + gzip.compress(b""))  # two members, as gzip allows
+    assert path.stat().st_size < 10 ** 5
+    assert read_idx(path).shape == (4 * 2 ** 20,)
+    monkeypatch.setattr(ember.io, "MAX_LOAD_BYTES", 2 ** 20)
+    with pytest.raises(DatasetIntegrityError, match=r"bomb-idx1-ubyte.gz: the decompressed gzip "
+                       r"data exceeds the load limit of 1 MiB; .*MAX_LOAD_BYTES"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(idx)[:-20])  # truncated: still a clear error
+    monkeypatch.setattr(ember.io, "MAX_LOAD_BYTES", 2 ** 30)
+    with pytest.raises(DatasetIntegrityError, match="corrupt gzip data"):
+        read_idx(path)

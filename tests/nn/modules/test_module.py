@@ -129,6 +129,17 @@ def test_load_state_dict_strict_errors_list_every_problem():
     assert "missing" in msg and "unexpected" in msg and "(4,)" in msg and "(3,)" in msg
 
 
+def test_load_state_dict_refuses_non_numbers_before_copying_anything():
+    em = ember.nn.Sequential(ember.nn.Linear(2, 3), ember.nn.Linear(3, 1))
+    before = {k: v.numpy().copy() for k, v in em.state_dict().items()}
+    sd = {k: np.zeros(v.shape) for k, v in before.items()}
+    sd["1.bias"] = "garbage"
+    with pytest.raises(RuntimeError, match="1.bias: checkpoint holds a str, not numbers"):
+        em.load_state_dict(sd)
+    for k, v in em.state_dict().items():  # 0.weight etc. were not overwritten first
+        np.testing.assert_array_equal(v.numpy(), before[k], err_msg=k)
+
+
 def test_load_state_dict_non_strict_reports_like_torch():
     em, tm = pair()
     sd = {k: v.detach().numpy() for k, v in tm.state_dict().items()}

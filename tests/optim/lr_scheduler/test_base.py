@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from optim.lr_scheduler._common import STEPS, build, make_optimizer
+from optim.lr_scheduler._common import COMPOSITE, CYCLIC, DECAY, STEPS, build, make_optimizer
 
 import ember
 
@@ -62,3 +62,49 @@ def test_errors():
             sched.step()
     with pytest.raises(ValueError, match="Expected 2 lr_lambdas"):
         s.LambdaLR(opt, [math.exp])
+
+
+@pytest.mark.parametrize("name", sorted({**DECAY, **CYCLIC}))
+def test_load_state_dict_refuses_garbage_and_changes_nothing(name):
+    opt, sched = build(ember, name)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    before = sched.state_dict()
+    for bad, error, message in [
+            ({"last_epoch": "three"}, ValueError, r"'last_epoch' should be a int like 3"),
+            ({"base_lrs": [0.1]}, ValueError, r"'base_lrs' should be a list of 2 values"),
+            ({"nonsense": 1}, ValueError, r"unexpected keys \['nonsense'\]"),
+            ([1, 2], TypeError, "expects a dict")]:
+        with pytest.raises(error, match=f"{type(sched).__name__}.load_state_dict.*{message}"):
+            sched.load_state_dict(bad)
+        assert sched.state_dict().keys() == before.keys()
+        assert sched.last_epoch == 3 and sched.base_lrs == before["base_lrs"]
+    _, twin = build(ember, name)
+    twin.load_state_dict(sched.state_dict())  # a real state still loads
+    assert twin.last_epoch == 3
+
+
+def test_plateau_load_state_dict_refuses_garbage():
+    opt = make_optimizer(ember)
+    sched = ember.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="'mode' should be a str"):
+        sched.load_state_dict({"mode": 3})
+    with pytest.raises(ValueError, match="'best' should be a float"):
+        sched.load_state_dict({"best": "low"})
+    sched.load_state_dict(sched.state_dict())
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITE))
+def test_composite_load_state_dict_checks_its_schedulers(name):
+    _, sched = build(ember, name)
+    state = sched.state_dict()
+    inner = [dict(s) for s in state["_schedulers"]]
+    inner[-1]["last_epoch"] = "three"
+    with pytest.raises(ValueError, match="'last_epoch' should be a int"):
+        sched.load_state_dict(dict(state, _schedulers=inner))
+    assert sched.state_dict()["_schedulers"][-1]["last_epoch"] == state["_schedulers"][-1][
+        "last_epoch"]
+    with pytest.raises(ValueError, match="should be a list of"):
+        sched.load_state_dict(dict(state, _schedulers=inner[:1] * 5))
+    sched.load_state_dict(state)
