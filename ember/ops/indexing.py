@@ -5,7 +5,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.autograd.grad_mode import _enabled
+from ember.autograd.grad_mode import _state as _grad
 from ember.ops.shape import _view
 from ember.tensor import Tensor
 
@@ -133,7 +133,7 @@ def setitem(x, key, value):
     key = _key(key, backend.get_array_module(x.array))
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value, dtype=x.dtype), dtype=x.dtype, device=x.device)
-    if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
+    if not (_grad.enabled and (x.requires_grad or value.requires_grad)):
         x.array[key] = value.array  # outside any graph: write just the selected elements
         increment_version(x)
         return
