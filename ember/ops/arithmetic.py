@@ -103,7 +103,7 @@ class Div(Function):
     def backward(self, gy):
         a, b = self.saved
         ga = gy / b if self.needs_input_grad[0] else None
-        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
+        gb = -(gy / b) * (a / b) if self.needs_input_grad[1] else None  # no overflow in b * b
         return ga, gb
 
 

@@ -153,9 +153,12 @@ class AmaxAmin(Function):
 class Logsumexp(Function):
     def forward(self, x, *, axes, keepdim):
         xp = self.xp
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size == 0:  # an empty sum: log(0) = -inf, as in PyTorch (without a warning)
+            y = xp.full(x.sum(axis=axes, keepdims=True).shape, -xp.inf, x.dtype)
+        else:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+            y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.axes, self.keepdim = axes, keepdim
         self.save_for_backward(x, y)
         return y if keepdim else y.squeeze(axes) if axes else y
@@ -205,8 +208,11 @@ class Norm(Function):
 
 class Softmax(Function):
     def forward(self, x, *, axis):
-        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
+        if x.size == 0:  # nothing to normalise: an empty result of the same shape
+            y = x.copy()
+        else:
+            e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+            y = e / e.sum(axis=axis, keepdims=True)
         self.axis = axis
         self.save_for_backward(y)
         return y
@@ -218,8 +224,11 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, *, axis):
-        shifted = x - x.max(axis=axis, keepdims=True)
-        y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
+        if x.size == 0:
+            y = x.copy()
+        else:
+            shifted = x - x.max(axis=axis, keepdims=True)
+            y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
         self.axis = axis
         self.save_for_backward(y)
         return y

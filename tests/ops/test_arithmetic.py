@@ -275,3 +275,16 @@ def test_pow_gradients_at_special_points():
                        (lambda m, x, y: x ** y, [base, np.array([2.0, 2.0, 0.0])]),
                        (lambda m, x: m.pow(x, 1), [z])]:
         check_op(partial(fn, ember), partial(fn, torch), inputs=inputs)
+
+
+def test_div_gradient_for_a_tiny_denominator_stays_finite_as_torch():
+    """d(a/b)/db = -(g/b)(a/b): finite where b*b would underflow (|b| ~ 1e-160)."""
+    torch = import_torch()
+    grads = []
+    for m in (ember, torch):
+        a = m.tensor([1e-160, 1.0, -3.0], dtype=m.float64)
+        b = m.tensor([1e-160, 1e-100, 2.0], dtype=m.float64, requires_grad=True)
+        (a / b).sum().backward()
+        grads.append(b.grad.numpy())
+    assert np.isfinite(grads[0]).all()
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

@@ -203,3 +203,23 @@ EDGE = {
 @pytest.mark.parametrize("name", list(EDGE))
 def test_edge_values_match_torch(name):
     EDGE[name].parity()
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shape,dim", [((2, 0), 1), ((2, 0), 0), ((0, 3), 1), ((0,), 0)])
+def test_softmax_family_over_empty_dims_as_torch(name, shape, dim):
+    """Size-0 inputs: empty results of torch's shape (logsumexp over an empty dim is -inf),
+    no error, no warning; the backward runs too."""
+    import warnings
+    torch = import_torch()
+    outs = []
+    for m in (ember, torch):
+        x = m.zeros(*shape, dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = getattr(m, name)(x, dim)
+            y.sum().backward()
+        outs.append((y.detach().numpy(), x.grad.numpy()))
+    for a, b in zip(outs[0], outs[1]):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
