@@ -115,9 +115,19 @@ class Neg(Function):
         return -gy
 
 
+def _power(xp, a, b, scalar):
+    """``a ** b``; a number exponent -0.5 is ``1 / sqrt(a)`` as PyTorch's rsqrt fast path,
+    so that (-0) ** -0.5 is -inf there too (IEEE pow, PyTorch's for tensor exponents, +inf)."""
+    if scalar and b == -0.5 and a.dtype.kind == "f":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 / xp.sqrt(a)
+    return a ** b
+
+
 class Pow(Function):
-    def forward(self, a, b):
-        y = a ** b
+    def forward(self, a, b, *, scalar=False):
+        y = _power(self.xp, a, b, scalar)
+        self.scalar = scalar
         self.save_for_backward(a, b, y)
         return y
 
@@ -128,12 +138,12 @@ class Pow(Function):
         if self.needs_input_grad[0]:
             # b * a**(b-1); PyTorch defines it as 0 where b == 0 (0 * 0**-1 would be nan)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
+                ga = gy * xp.where(b == 0, 0, b * _power(xp, a, b - 1, self.scalar))
         if self.needs_input_grad[1]:
-            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
+            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0 (and
+            # keeps inf where a == 0 and b < 0: inf * log 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = xp.log(xp.where(a == 0, 1, a))
-            gb = gy * y * log_a
+                gb = gy * xp.where((a == 0) & (b >= 0), 0, y * xp.log(a))
         return ga, gb
 
 
@@ -179,6 +189,8 @@ def neg(x):
 
 def pow(a, b):
     """``a ** b``; either may be a tensor or a number."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and b in (0.5, -0.5):
+        return Pow.apply(*promote(a, b), scalar=True)  # PyTorch's sqrt / rsqrt paths
     return _binary(Pow, a, b)
 
 

@@ -288,3 +288,41 @@ def test_div_gradient_for_a_tiny_denominator_stays_finite_as_torch():
         grads.append(b.grad.numpy())
     assert np.isfinite(grads[0]).all()
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def _values_and_grads(m, f, *arrays):
+    xs = [m.tensor(a, dtype=m.float64, requires_grad=True) for a in arrays]
+    y = f(*xs)
+    y.backward(m.ones_like(y))
+    return [y.detach().numpy()] + [x.grad.numpy() for x in xs]
+
+
+def _assert_same_with_signs(a, b):
+    """Equal values with nan and inf in the same places and zeros of the same sign."""
+    np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))
+
+
+@pytest.mark.parametrize("e", [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, -2.0])
+def test_pow_at_zero_and_negative_bases_as_torch(e):
+    """Values and gradients (base and exponent) at +0, -0 and negative bases, for a number
+    exponent (PyTorch's sqrt / rsqrt paths) and for a tensor exponent."""
+    torch = import_torch()
+    base = np.array([0.0, -0.0, 2.0, -2.0])
+    for f in (lambda x: x ** e, lambda x: x.pow(e)):
+        for a, b in zip(_values_and_grads(ember, f, base), _values_and_grads(torch, f, base)):
+            _assert_same_with_signs(a, b)
+    with np.errstate(all="ignore"):
+        got = _values_and_grads(ember, lambda x, y: x ** y, base, np.full(4, e))
+    for a, b in zip(got, _values_and_grads(torch, lambda x, y: x ** y, base, np.full(4, e))):
+        _assert_same_with_signs(a, b)
+
+
+def test_pow_exponent_gradient_at_zero_base_as_torch():
+    """d(a**b)/db at a == 0: 0 where b >= 0, -inf * ... (not nan) where b < 0."""
+    torch = import_torch()
+    args = (np.array([0.0, 0.0, 0.0, -0.0, -2.0]), np.array([0.0, 1.0, -1.0, -1.0, 0.5]))
+    with np.errstate(all="ignore"):
+        got = _values_and_grads(ember, lambda x, y: x ** y, *args)
+    for a, b in zip(got, _values_and_grads(torch, lambda x, y: x ** y, *args)):
+        _assert_same_with_signs(a, b)

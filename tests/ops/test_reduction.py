@@ -223,3 +223,32 @@ def test_softmax_family_over_empty_dims_as_torch(name, shape, dim):
     for a, b in zip(outs[0], outs[1]):
         assert a.shape == b.shape
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("x,dim", [
+    ([[1.0, 0.0, 3.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], 1),  # one, two, all zeros
+    ([[1.0, 0.0, 3.0], [2.0, 4.0, 5.0]], None),
+    ([[-0.0, 2.0], [3.0, -0.0]], 0),  # signed zeros
+    ([1e200, 1e200, 0.0], 0),  # the product overflows to inf only with the zero left out
+])
+def test_prod_gradient_at_zeros_as_torch(x, dim):
+    torch = import_torch()
+    out = []
+    for m in (ember, torch):
+        t = m.tensor(x, dtype=m.float64, requires_grad=True)
+        y = m.prod(t) if dim is None else m.prod(t, dim)
+        y.backward(m.ones_like(y))
+        out.append((y.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+def test_prod_gradient_where_the_product_overflows_is_the_exact_product_of_the_others():
+    """A deliberate difference: PyTorch computes grad * prod / x without zeros, so when
+    prod overflows every gradient is inf; ember multiplies the other elements (exclusive
+    products from both sides), so d/dx0 of [1e200, 1e200, 2] is the finite 2e200."""
+    x = ember.tensor([1e200, 1e200, 2.0], dtype=ember.float64, requires_grad=True)
+    with np.errstate(over="ignore"):
+        x.prod().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2e200, 2e200, np.inf])
