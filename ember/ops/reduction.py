@@ -244,6 +244,9 @@ def sum(x, dim=None, keepdim=False):
 
 
 def mean(x, dim=None, keepdim=False):
+    if x.array.dtype.kind in "biu":
+        raise RuntimeError(f"mean(): could not infer output dtype: the input must be a "
+                           f"floating point or complex tensor, got {x.dtype}")
     return Mean.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 
@@ -253,13 +256,21 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+def _refuse_integers(name, x):
+    if x.array.dtype.kind in "biu":
+        raise RuntimeError(f"{name}: only floating point and complex dtypes are supported, "
+                           f"got {x.dtype}")
+
+
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance; ``correction=1`` (the default, Bessel's) divides by N - 1."""
+    _refuse_integers("var", x)
     return Var.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim,
                      correction=_correction(unbiased, correction))
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    _refuse_integers("std", x)
     return Std.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim,
                      correction=_correction(unbiased, correction))
 
@@ -301,6 +312,8 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _arg(x, dim, keepdim, func):
+    if x.array.dtype.kind == "b":
+        raise RuntimeError(f"{func.__name__}(): does not support bool input")
     xp = backend.get_array_module(x.array)
     if dim is None:
         out = func(x.array.reshape(-1))
@@ -319,7 +332,10 @@ def argmin(x, dim=None, keepdim=False):
 
 
 def logsumexp(x, dim, keepdim=False):
-    """``log(sum(exp(x)))`` over ``dim`` without overflow."""
+    """``log(sum(exp(x)))`` over ``dim`` without overflow (integers in the default float
+    dtype, as PyTorch)."""
+    if x.array.dtype.kind in "biu":
+        x = x.to(backend.get_default_dtype())
     return Logsumexp.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 

@@ -252,3 +252,29 @@ def test_prod_gradient_where_the_product_overflows_is_the_exact_product_of_the_o
     with np.errstate(over="ignore"):
         x.prod().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2e200, 2e200, np.inf])
+
+
+def test_mean_refuses_integers_and_logsumexp_promotes_them_as_torch():
+    """Found by tests/ops/test_fuzz.py: mean of an int / bool tensor is a RuntimeError in
+    PyTorch; logsumexp computes integers in the default float dtype."""
+    torch = import_torch()
+    for x in ([1, 2], [True, False]):
+        with pytest.raises(RuntimeError):
+            torch.mean(torch.tensor(x))
+        with pytest.raises(RuntimeError, match="mean"):
+            ember.mean(ember.tensor(x))
+        a, b = ember.logsumexp(ember.tensor(x), 0), torch.logsumexp(torch.tensor(x), 0)
+        assert a.dtype == ember.float32 and b.dtype == torch.float32
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["var", "std", "argmax", "argmin"])
+def test_reductions_refuse_dtypes_as_torch(name):
+    """Found by tests/ops/test_fuzz.py: var / std of integers and argmax / argmin of bools
+    are RuntimeErrors in PyTorch."""
+    torch = import_torch()
+    x = [1, 2, 4] if name in ("var", "std") else [True, False]
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(torch.tensor(x))
+    with pytest.raises(RuntimeError, match=name):
+        getattr(ember, name)(ember.tensor(x))
