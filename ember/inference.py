@@ -3,18 +3,25 @@ separate inference tensors (outside the core: it only uses grad mode's public sw
 from __future__ import annotations
 
 import functools
+import threading
 
 from ember.autograd.grad_mode import set_grad_enabled
 
 __all__ = ["inference_mode", "is_inference_mode_enabled"]
 
-_inference = [False]
+
+class _InferenceState(threading.local):
+    """Inference mode per thread, as in PyTorch; new threads start outside it."""
+    enabled = False
+
+
+_inference = _InferenceState()
 
 
 def is_inference_mode_enabled() -> bool:
     """Whether an ``inference_mode()`` block (not switched off by ``inference_mode(False)``)
     is running."""
-    return _inference[0]
+    return _inference.enabled
 
 
 class inference_mode:
@@ -30,13 +37,13 @@ class inference_mode:
         self.mode = bool(mode)
 
     def __enter__(self):
-        self.prev, _inference[0] = _inference[0], self.mode
+        self.prev, _inference.enabled = _inference.enabled, self.mode
         self.grad = set_grad_enabled(not self.mode)  # switches at once, restores on exit
         return self
 
     def __exit__(self, *exc):
         self.grad.__exit__(*exc)
-        _inference[0] = self.prev
+        _inference.enabled = self.prev
         return False
 
     def __call__(self, func):

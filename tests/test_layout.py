@@ -17,6 +17,7 @@ CROSS_CUTTING = {
     "models/test_parity.py": "several models against PyTorch twins written in the test",
     "models/test_registry.py": "the registry (ember/models/__init__.py), every model's forward",
     "optim/test_optimizers.py": "every optimizer against torch.optim, one table",
+    "ops/test_fuzz.py": "a bounded hypothesis fuzz of the common ops against PyTorch",
 }
 
 

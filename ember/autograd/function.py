@@ -17,7 +17,7 @@ Undoing broadcasting, accumulation and freeing saved values belong to the engine
 from __future__ import annotations
 
 from ember import backend
-from ember.autograd.grad_mode import _enabled
+from ember.autograd.grad_mode import _state as _grad
 from ember.tensor import Tensor
 
 
@@ -75,7 +75,8 @@ class Function:
         else:
             fn.xp = backend.get_array_module(*xs)
             _check_one_device(cls, xs)
-        record = _enabled[0] and any(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        # grad mode (a thread-local read) is looked up only when an input requires grad
+        record = any(isinstance(t, Tensor) and t.requires_grad for t in inputs) and _grad.enabled
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         else:
@@ -169,7 +170,7 @@ def _apply_on_tensors(cls, *args):
     (the ctx) for the whole function."""
     from ember.autograd.grad_mode import no_grad
     ctx = _ctx_class(cls)()
-    record = _enabled[0] and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    record = _grad.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
     ctx.needs_input_grad = tuple(record and isinstance(a, Tensor) and a.requires_grad
                                  for a in args)
     with no_grad():

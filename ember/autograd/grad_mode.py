@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 import functools
+import threading
 
-# A one-element list so that hot paths read it without a function call.
-_enabled = [True]
+
+class _GradState(threading.local):
+    """Grad mode per thread, as in PyTorch: a new thread starts with grad enabled (the
+    default set here, run once in each thread that reads it) whatever mode the thread that
+    started it is in."""
+
+    def __init__(self):
+        self.enabled = True
+
+
+# Hot paths read ``_state.enabled`` (one attribute lookup) once per op.
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return _enabled[0]
+    return _state.enabled
 
 
 def _wrap(func, make_mode):
@@ -24,19 +35,19 @@ class set_grad_enabled:
     (restored on exit) or as a decorator ``@set_grad_enabled(False)``."""
 
     def __init__(self, mode: bool):
-        self.prev = _enabled[0]
+        self.prev = _state.enabled
         self.mode = bool(mode)
-        _enabled[0] = self.mode
+        _state.enabled = self.mode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _enabled[0] = self.prev
+        _state.enabled = self.prev
         return False
 
     def __call__(self, func):
-        _enabled[0] = self.prev  # decorating must not change the mode, only calling
+        _state.enabled = self.prev  # decorating must not change the mode, only calling
         return _wrap(func, lambda: set_grad_enabled(self.mode))
 
 
@@ -51,12 +62,12 @@ class _GradMode:
         pass
 
     def __enter__(self):
-        self.prev = _enabled[0]
-        _enabled[0] = self.mode
+        self.prev = _state.enabled
+        _state.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _enabled[0] = self.prev
+        _state.enabled = self.prev
         return False
 
     def __call__(self, func):

@@ -103,7 +103,7 @@ class Div(Function):
     def backward(self, gy):
         a, b = self.saved
         ga = gy / b if self.needs_input_grad[0] else None
-        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
+        gb = -(gy / b) * (a / b) if self.needs_input_grad[1] else None  # no overflow in b * b
         return ga, gb
 
 
@@ -115,9 +115,32 @@ class Neg(Function):
         return -gy
 
 
-class Pow(Function):
-    def forward(self, a, b):
+def _power(xp, a, b, scalar):
+    """``a ** b`` as PyTorch: a number exponent 0.5 is ``sqrt(a)`` and -0.5 ``1 / sqrt(a)``
+    (its fast paths: (-0) ** -0.5 = -inf, (-inf) ** 0.5 = nan), while a tensor exponent is
+    IEEE pow ((-0) ** 0.5 = +0, (-inf) ** 0.5 = +inf), which NumPy's sqrt shortcut for an
+    exponent of 0.5 is not."""
+    if scalar and a.dtype.kind == "f" and b in (0.5, -0.5):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.sqrt(a) if b == 0.5 else 1 / xp.sqrt(a)
+    if not scalar and a.dtype.kind == "f" and b.dtype.kind == "f" and (b == 0.5).any():
+        half = b == 0.5
         y = a ** b
+        y = xp.where(half & (a == 0), 0.0, y)  # +0, not sqrt's -0
+        return xp.where(half & xp.isneginf(a), xp.inf, y).astype(y.dtype)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and (b < 0).any():
+        # integers to negative powers, as PyTorch: 1 for 1, +-1 for -1, 0 otherwise
+        neg = b < 0
+        special = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b % 2 != 0), 0))
+        return xp.where(neg, special, a ** xp.where(neg, 0, b)).astype(
+            xp.result_type(a, b))
+    return a ** b
+
+
+class Pow(Function):
+    def forward(self, a, b, *, scalar=False):
+        y = _power(self.xp, a, b, scalar)
+        self.scalar = scalar
         self.save_for_backward(a, b, y)
         return y
 
@@ -128,12 +151,12 @@ class Pow(Function):
         if self.needs_input_grad[0]:
             # b * a**(b-1); PyTorch defines it as 0 where b == 0 (0 * 0**-1 would be nan)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
+                ga = gy * xp.where(b == 0, 0, b * _power(xp, a, b - 1, self.scalar))
         if self.needs_input_grad[1]:
-            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
+            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0 (and
+            # keeps inf where a == 0 and b < 0: inf * log 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = xp.log(xp.where(a == 0, 1, a))
-            gb = gy * y * log_a
+                gb = gy * xp.where((a == 0) & (b >= 0), 0, y * xp.log(a))
         return ga, gb
 
 
@@ -179,10 +202,21 @@ def neg(x):
 
 def pow(a, b):
     """``a ** b``; either may be a tensor or a number."""
-    return _binary(Pow, a, b)
+    if isinstance(a, Tensor) and isinstance(b, float) and b in (0.5, 1.5, -0.5):
+        return Pow.apply(*promote(a, b), scalar=True)  # PyTorch's sqrt / rsqrt paths
+    if isinstance(a, Tensor) and a.array.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
+                           f"(a {a.dtype} tensor to the power {b})")
+    a, b = promote(a, b)
+    if getattr(a, "array", a).dtype.kind == "b":
+        raise NotImplementedError(f"pow: not implemented for bool tensors (shapes "
+                                  f"{tuple(a.shape)} and {tuple(b.shape)})")
+    return Pow.apply(a, b)
 
 
 def square(x):
+    if x.array.dtype.kind == "b":  # PyTorch squares bools as int64 (pow(x, 2))
+        x = x.to(np.int64)
     return mul(x, x)
 
 
@@ -199,13 +233,28 @@ def _no_grad_binary(func, a, b, dtype=None):
     return Tensor._make(func(x, y))
 
 
+def _integer_division(name, a, b):
+    """PyTorch has no bool kernel here and raises on an integer division by zero (NumPy
+    would give int8 / 0 and warn)."""
+    a, b = promote(a, b)
+    y = b.array if isinstance(b, Tensor) else b
+    if getattr(y, "dtype", None) is not None and y.dtype.kind == "b":
+        raise NotImplementedError(f"{name}: not implemented for bool tensors")
+    x = a.array if isinstance(a, Tensor) else np.asarray(a)
+    if (getattr(y, "dtype", None) is not None and y.dtype.kind in "iu" and (y == 0).any()
+            and x.size):  # an empty result divides by nothing
+        raise RuntimeError(f"{name}: ZeroDivisionError (an integer divisor is 0)")
+    return a, b
+
+
 def floor_divide(a, b):
+    a, b = _integer_division("floor_divide", a, b)
     return _no_grad_binary(lambda x, y: x // y, a, b)
 
 
 def remainder(a, b):
     """``a - floor(a / b) * b``, with the sign of ``b``; differentiable for floats."""
-    return _binary(Remainder, a, b)
+    return _binary(Remainder, *_integer_division("remainder", a, b))
 
 
 def eq(a, b):

@@ -231,13 +231,25 @@ def rsqrt(x):
     return Rsqrt.apply(_floating(x))
 
 
+def _refuse_bool(name, x, error=NotImplementedError):
+    """PyTorch has no bool kernel for these ops (NumPy would compute one)."""
+    if x.array.dtype.kind == "b":
+        raise error(f"{name}: not implemented for bool tensors (shape {tuple(x.shape)})")
+
+
 def abs(x):
+    _refuse_bool("abs", x)
     return Abs.apply(x)
 
 
 def sign(x):
-    """-1, 0 or 1 elementwise; its gradient is zero."""
-    return Tensor._make(backend.get_array_module(x.array).sign(x.array))
+    """-1, 0 or 1 elementwise (a bool tensor is its own sign); its gradient is zero."""
+    a = x.array
+    if a.dtype.kind == "b":
+        return Tensor._make(a.copy())
+    if a.dtype.kind == "f":  # PyTorch's (0 < x) - (x < 0): sign(nan) = 0, sign(-0.0) = +0
+        return Tensor._make((a > 0).astype(a.dtype) - (a < 0).astype(a.dtype))
+    return Tensor._make(backend.get_array_module(a).sign(a))
 
 
 def sin(x):
@@ -257,6 +269,7 @@ def sigmoid(x):
 
 
 def relu(x):
+    _refuse_bool("relu", x, RuntimeError)
     return Relu.apply(x)
 
 
@@ -311,6 +324,7 @@ def cumsum(x, dim):
 
 def _no_grad_unary(name):
     def op(x):
+        _refuse_bool(name, x)
         return Tensor._make(getattr(backend.get_array_module(x.array), name)(x.array))
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}; piecewise constant, so no gradient flows."

@@ -5,7 +5,7 @@ import numpy as np
 
 from ember import backend
 from ember.autograd.function import Function
-from ember.autograd.grad_mode import _enabled
+from ember.autograd.grad_mode import _state as _grad
 from ember.ops.shape import _view
 from ember.tensor import Tensor
 
@@ -17,7 +17,8 @@ def _key(key, xp):
     if isinstance(key, Tensor):
         return key.array
     if isinstance(key, list):
-        return xp.asarray(key)
+        arr = xp.asarray(key)  # an empty list is an empty integer index, as in PyTorch
+        return arr.astype(np.int64) if arr.size == 0 and arr.dtype.kind == "f" else arr
     return key
 
 
@@ -117,6 +118,17 @@ def _index_array(index, name):
     return arr
 
 
+def _check_range(index, size, name, dim, error):
+    """PyTorch refuses negative and too-large indices in gather / index_select / scatter_add
+    (NumPy would wrap -1 to the last element)."""
+    if index.size:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise error(f"{name}: index {bad} is out of bounds for dimension {dim} with "
+                        f"size {size}")
+
+
 def getitem(x, key):
     """``x[key]`` with ints, slices, None, ``...``, integer tensors and boolean masks."""
     key = _key(key, backend.get_array_module(x.array))
@@ -133,7 +145,7 @@ def setitem(x, key, value):
     key = _key(key, backend.get_array_module(x.array))
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value, dtype=x.dtype), dtype=x.dtype, device=x.device)
-    if not (_enabled[0] and (x.requires_grad or value.requires_grad)):
+    if not (_grad.enabled and (x.requires_grad or value.requires_grad)):
         x.array[key] = value.array  # outside any graph: write just the selected elements
         increment_version(x)
         return
@@ -145,12 +157,14 @@ def gather(x, dim, index):
     index = _index_array(index, "gather")
     if index.ndim != x.ndim:
         raise ValueError(f"gather: index has {index.ndim} dims but the input has {x.ndim}")
+    _check_range(index, x.shape[dim % x.ndim], "gather", dim, RuntimeError)
     return Gather.apply(x, axis=dim % x.ndim, index=index)
 
 
 def scatter_add(x, dim, index, src):
     """``out = x.clone(); out[index[i][j]][j] += src[i][j]`` (dim 0; likewise any dim)."""
     index = _index_array(index, "scatter_add")
+    _check_range(index, x.shape[dim % x.ndim], "scatter_add", dim, RuntimeError)
     return ScatterAdd.apply(x, src, axis=dim % x.ndim, index=index)
 
 
@@ -158,4 +172,6 @@ def index_select(x, dim, index):
     index = _index_array(index, "index_select")
     if index.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
+    _check_range(index, x.shape[dim % x.ndim] if x.ndim else 1, "index_select", dim,
+                 IndexError)
     return IndexSelect.apply(x, axis=dim % x.ndim, index=index)

@@ -7,7 +7,7 @@ raises a clear error instead of computing a wrong gradient.
 """
 from __future__ import annotations
 
-from ember.autograd.grad_mode import _enabled
+from ember.autograd.grad_mode import _state as _grad
 from ember.backend import memory_owner
 from ember.tensor import Tensor
 
@@ -23,7 +23,7 @@ def increment_version(*tensors):
 
 
 def _check_leaf(x):
-    if x.requires_grad and x.grad_fn is None and _enabled[0]:
+    if x.requires_grad and x.grad_fn is None and _grad.enabled:
         raise RuntimeError(
             f"a leaf tensor of shape {tuple(x.shape)} that requires grad is used in an "
             "in-place operation; do it under `with ember.no_grad():` (e.g. parameter "
@@ -44,7 +44,7 @@ def _write(x, array):
 def inplace(x, op, *args):
     """Compute ``op(x, *args)`` and write it into ``x``; returns ``x``."""
     _check_leaf(x)
-    recording = _enabled[0] and (x.requires_grad or any(
+    recording = _grad.enabled and (x.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args))
     if not recording:
         _write(x, op(x.detach(), *args).array)
@@ -72,7 +72,7 @@ def _protect_saved(node, x):
 def fill_(x, value):
     """Fill ``x`` with a number or an array-like of its shape (outside the graph)."""
     _check_leaf(x)
-    if x.requires_grad and _enabled[0]:
+    if x.requires_grad and _grad.enabled:
         raise RuntimeError("fill_/zero_/normal_/uniform_ on a tensor in a graph; do it under "
                            "`with ember.no_grad():`")
     x.array[...] = value.array if isinstance(value, Tensor) else value

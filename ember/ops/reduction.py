@@ -153,9 +153,12 @@ class AmaxAmin(Function):
 class Logsumexp(Function):
     def forward(self, x, *, axes, keepdim):
         xp = self.xp
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size == 0:  # an empty sum: log(0) = -inf, as in PyTorch (without a warning)
+            y = xp.full(x.sum(axis=axes, keepdims=True).shape, -xp.inf, x.dtype)
+        else:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+            y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.axes, self.keepdim = axes, keepdim
         self.save_for_backward(x, y)
         return y if keepdim else y.squeeze(axes) if axes else y
@@ -205,8 +208,11 @@ class Norm(Function):
 
 class Softmax(Function):
     def forward(self, x, *, axis):
-        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
+        if x.size == 0:  # nothing to normalise: an empty result of the same shape
+            y = x.copy()
+        else:
+            e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+            y = e / e.sum(axis=axis, keepdims=True)
         self.axis = axis
         self.save_for_backward(y)
         return y
@@ -218,8 +224,11 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, *, axis):
-        shifted = x - x.max(axis=axis, keepdims=True)
-        y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
+        if x.size == 0:
+            y = x.copy()
+        else:
+            shifted = x - x.max(axis=axis, keepdims=True)
+            y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
         self.axis = axis
         self.save_for_backward(y)
         return y
@@ -235,6 +244,9 @@ def sum(x, dim=None, keepdim=False):
 
 
 def mean(x, dim=None, keepdim=False):
+    if x.array.dtype.kind in "biu":
+        raise RuntimeError(f"mean(): could not infer output dtype: the input must be a "
+                           f"floating point or complex tensor, got {x.dtype}")
     return Mean.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 
@@ -244,13 +256,21 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+def _refuse_integers(name, x):
+    if x.array.dtype.kind in "biu":
+        raise RuntimeError(f"{name}: only floating point and complex dtypes are supported, "
+                           f"got {x.dtype}")
+
+
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance; ``correction=1`` (the default, Bessel's) divides by N - 1."""
+    _refuse_integers("var", x)
     return Var.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim,
                      correction=_correction(unbiased, correction))
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    _refuse_integers("std", x)
     return Std.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim,
                      correction=_correction(unbiased, correction))
 
@@ -292,6 +312,8 @@ def amin(x, dim=None, keepdim=False):
 
 
 def _arg(x, dim, keepdim, func):
+    if x.array.dtype.kind == "b":
+        raise RuntimeError(f"{func.__name__}(): does not support bool input")
     xp = backend.get_array_module(x.array)
     if dim is None:
         out = func(x.array.reshape(-1))
@@ -310,7 +332,10 @@ def argmin(x, dim=None, keepdim=False):
 
 
 def logsumexp(x, dim, keepdim=False):
-    """``log(sum(exp(x)))`` over ``dim`` without overflow."""
+    """``log(sum(exp(x)))`` over ``dim`` without overflow (integers in the default float
+    dtype, as PyTorch)."""
+    if x.array.dtype.kind in "biu":
+        x = x.to(backend.get_default_dtype())
     return Logsumexp.apply(x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 

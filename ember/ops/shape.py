@@ -174,6 +174,9 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    if x.ndim == 0:  # dims 0 and -1 of a 0-d tensor, as PyTorch allows: the same view
+        _dim(dim0, 1), _dim(dim1, 1)
+        return _view(Permute.apply(x, dims=()), x)
     dims = list(range(x.ndim))
     d0, d1 = _dim(dim0, x.ndim), _dim(dim1, x.ndim)
     dims[d0], dims[d1] = dims[d1], dims[d0]

@@ -72,3 +72,72 @@ def test_no_grad_builds_no_graph_but_keeps_values():
 def test_module_level_imports():
     from ember.autograd import enable_grad, no_grad, set_grad_enabled
     assert ember.autograd.is_grad_enabled is ember.is_grad_enabled
+
+
+def _in_thread(fn):
+    """Run ``fn`` in a new thread and return what it returned (or raise what it raised)."""
+    import threading
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            out["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=30)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+@pytest.mark.parametrize("lib", ["ember", "torch"])
+def test_grad_mode_is_per_thread(lib):
+    """One thread sits inside no_grad (holding a barrier) while another records and runs
+    backward: both are correct, as in PyTorch where grad mode is thread-local."""
+    import threading
+
+    import numpy as np
+    m = ember if lib == "ember" else pytest.importorskip("torch")
+    inside, done = threading.Event(), threading.Event()
+    results = {}
+
+    def quiet():
+        with m.no_grad():
+            inside.set()
+            assert done.wait(30)
+            y = m.ones(2, requires_grad=True) * 3
+            results["quiet"] = (m.is_grad_enabled(), y.requires_grad)
+
+    def train():
+        assert inside.wait(30)
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        results["train"] = (m.is_grad_enabled(), x.grad.numpy().copy())
+        done.set()
+
+    threads = [threading.Thread(target=quiet), threading.Thread(target=train)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert results["quiet"] == (False, False)
+    assert results["train"][0] is True
+    np.testing.assert_array_equal(results["train"][1], [2.0, 4.0])
+
+
+def test_new_thread_starts_with_grad_enabled():
+    """A thread started inside no_grad / inference_mode starts with grad enabled and outside
+    inference mode, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    for m in (ember, torch):
+        with m.no_grad():
+            assert _in_thread(m.is_grad_enabled) is True
+            assert m.is_grad_enabled() is False
+        with m.inference_mode():
+            assert _in_thread(lambda m=m: (m.is_grad_enabled(), m.is_inference_mode_enabled())) \
+                == (True, False)
+            assert m.is_inference_mode_enabled()
+        with m.set_grad_enabled(False):
+            assert _in_thread(lambda m=m: (m.ones(1, requires_grad=True) * 2).requires_grad)

@@ -275,3 +275,105 @@ def test_pow_gradients_at_special_points():
                        (lambda m, x, y: x ** y, [base, np.array([2.0, 2.0, 0.0])]),
                        (lambda m, x: m.pow(x, 1), [z])]:
         check_op(partial(fn, ember), partial(fn, torch), inputs=inputs)
+
+
+def test_div_gradient_for_a_tiny_denominator_stays_finite_as_torch():
+    """d(a/b)/db = -(g/b)(a/b): finite where b*b would underflow (|b| ~ 1e-160)."""
+    torch = import_torch()
+    grads = []
+    for m in (ember, torch):
+        a = m.tensor([1e-160, 1.0, -3.0], dtype=m.float64)
+        b = m.tensor([1e-160, 1e-100, 2.0], dtype=m.float64, requires_grad=True)
+        (a / b).sum().backward()
+        grads.append(b.grad.numpy())
+    assert np.isfinite(grads[0]).all()
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def _values_and_grads(m, f, *arrays):
+    xs = [m.tensor(a, dtype=m.float64, requires_grad=True) for a in arrays]
+    y = f(*xs)
+    y.backward(m.ones_like(y))
+    return [y.detach().numpy()] + [x.grad.numpy() for x in xs]
+
+
+def _assert_same_with_signs(a, b):
+    """Equal values with nan and inf in the same places and zeros of the same sign."""
+    np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))
+
+
+@pytest.mark.parametrize("e", [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, -2.0])
+def test_pow_at_zero_and_negative_bases_as_torch(e):
+    """Values and gradients (base and exponent) at +0, -0 and negative bases, for a number
+    exponent (PyTorch's sqrt / rsqrt paths) and for a tensor exponent."""
+    torch = import_torch()
+    base = np.array([0.0, -0.0, 2.0, -2.0, -np.inf])
+    for f in (lambda x: x ** e, lambda x: x.pow(e), lambda x: x ** (e + 1)):
+        for a, b in zip(_values_and_grads(ember, f, base), _values_and_grads(torch, f, base)):
+            _assert_same_with_signs(a, b)
+    for exponent in (np.full(5, e), np.array(e)):  # an exponent tensor: IEEE pow
+        with np.errstate(all="ignore"):
+            got = _values_and_grads(ember, lambda x, y: x ** y, base, exponent)
+        for a, b in zip(got, _values_and_grads(torch, lambda x, y: x ** y, base, exponent)):
+            _assert_same_with_signs(a, b)
+
+
+def test_pow_exponent_gradient_at_zero_base_as_torch():
+    """d(a**b)/db at a == 0: 0 where b >= 0, -inf * ... (not nan) where b < 0."""
+    torch = import_torch()
+    args = (np.array([0.0, 0.0, 0.0, -0.0, -2.0]), np.array([0.0, 1.0, -1.0, -1.0, 0.5]))
+    with np.errstate(all="ignore"):
+        got = _values_and_grads(ember, lambda x, y: x ** y, *args)
+    for a, b in zip(got, _values_and_grads(torch, lambda x, y: x ** y, *args)):
+        _assert_same_with_signs(a, b)
+
+
+def test_square_of_bool_is_int64_as_torch():
+    """Found by tests/ops/test_fuzz.py: PyTorch squares a bool tensor as pow(x, 2): int64."""
+    torch = import_torch()
+    x = [True, False]
+    a, b = ember.square(ember.tensor(x)), torch.square(torch.tensor(x))
+    assert a.dtype == ember.int64 and b.dtype == torch.int64
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _same_outcome(fn):
+    """fn(m) for ember and torch: both raise the same exception type, or both return the
+    same values and dtype."""
+    torch = import_torch()
+    out = []
+    for m in (ember, torch):
+        try:
+            out.append(fn(m))
+        except Exception as e:  # noqa: BLE001 - compared below
+            out.append(e)
+    a, b = out
+    if isinstance(b, Exception):
+        assert type(a) is type(b), (a, b)
+        return
+    assert not isinstance(a, Exception), a
+    assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.tensor([0, 1, -1, 2, -2, 0, -1, 3]) ** m.tensor([-1, -1, -1, -1, -1, -2, -2, -3]),
+    lambda m: 2 ** m.tensor([-1, 2]),
+    lambda m: m.tensor([2]) ** -1,  # a number exponent: refused
+    lambda m: m.tensor([True]) ** m.tensor([True]),
+    lambda m: m.tensor([True]) ** 2,
+    lambda m: m.tensor([5, 3]) // m.tensor([0, 1]),
+    lambda m: m.remainder(m.tensor([5]), 0),
+    lambda m: m.tensor([5.0]) // m.tensor([0.0]),
+    lambda m: m.tensor([True]) % m.tensor([True]),
+    lambda m: m.tensor([True]) // m.tensor([True]),
+], ids=["int_neg_pow", "number_to_int_neg", "int_to_neg_number", "bool_pow", "bool_pow_int",
+        "floordiv_int_zero", "remainder_int_zero", "floordiv_float_zero", "bool_mod",
+        "bool_floordiv"])
+def test_integer_and_bool_pow_and_division_edges_as_torch(fn):
+    """Found by tests/ops/test_fuzz.py: integers to negative powers (1, +-1 or 0; a negative
+    number exponent is refused), no bool kernel for pow / remainder / floor_divide, and an
+    integer division by zero is a RuntimeError, all as in PyTorch."""
+    with np.errstate(all="ignore"):
+        _same_outcome(fn)

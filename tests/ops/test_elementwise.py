@@ -157,3 +157,27 @@ def test_nan_propagation_and_gradients_match_torch():
     for fn in (lambda m, x: m.relu(x), lambda m, x: x.clamp(0.0, 1.0), lambda m, x: x.abs(),
                lambda m, x: x.sigmoid(), lambda m, x: x.exp()):
         check_op(partial(fn, ember), partial(fn, torch), inputs=[a])
+
+
+def test_sign_of_nan_signed_zero_and_bool_as_torch():
+    """Found by tests/ops/test_fuzz.py: PyTorch's sign is (0 < x) - (x < 0), so sign(nan) is
+    0 and sign(-0.0) is +0; a bool tensor is its own sign."""
+    torch = import_torch()
+    x = [np.nan, -0.0, 0.0, -2.0, np.inf, -np.inf]
+    a, b = ember.sign(ember.tensor(x)).numpy(), torch.sign(torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    mask = [True, False]
+    assert ember.sign(ember.tensor(mask)).dtype == ember.bool
+    np.testing.assert_array_equal(ember.sign(ember.tensor(mask)).numpy(), mask)
+
+
+@pytest.mark.parametrize("name", ["abs", "relu", "floor", "ceil", "round"])
+def test_ops_without_a_bool_kernel_refuse_bool_as_torch(name):
+    """Found by the fuzz test: PyTorch refuses these on bool tensors (relu: RuntimeError,
+    the others NotImplementedError); NumPy would compute them."""
+    torch = import_torch()
+    with pytest.raises(Exception) as expected:
+        getattr(torch, name)(torch.tensor([True, False]))
+    with pytest.raises(expected.type, match=f"{name}: not implemented for bool"):
+        getattr(ember, name)(ember.tensor([True, False]))

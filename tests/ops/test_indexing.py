@@ -152,3 +152,25 @@ def test_indexing_on_device(device):
     y.backward()
     assert x.grad.device == ember.device(device)
     assert x.grad.cpu().numpy()[0, 0] >= 3
+
+
+@pytest.mark.parametrize("bad", [-1, 4])
+def test_gather_and_index_select_refuse_out_of_range_indices_as_torch(bad):
+    """NumPy would wrap -1 to the last element; PyTorch refuses it (gather: RuntimeError,
+    index_select: IndexError), and so does ember, naming the op, the index and the size."""
+    torch = import_torch()
+    for m in (ember, torch):
+        x = m.arange(4.0)
+        with pytest.raises(RuntimeError, match="" if m is torch else f"gather: index {bad} .*size 4"):
+            m.gather(x, 0, m.tensor([0, bad]))
+        with pytest.raises(IndexError, match="" if m is torch else f"index_select: index {bad}"):
+            m.index_select(x, 0, m.tensor([bad]))
+        with pytest.raises(RuntimeError, match="" if m is torch else "scatter_add: index"):
+            m.zeros(4).scatter_add(0, m.tensor([bad]), m.ones(1))
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 2)])
+def test_empty_list_index_as_torch(shape):
+    torch = import_torch()
+    a, b = ember.zeros(*shape)[[]], torch.zeros(*shape)[[]]
+    assert tuple(a.shape) == tuple(b.shape) and a.dtype == ember.float32

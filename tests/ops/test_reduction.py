@@ -203,3 +203,78 @@ EDGE = {
 @pytest.mark.parametrize("name", list(EDGE))
 def test_edge_values_match_torch(name):
     EDGE[name].parity()
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shape,dim", [((2, 0), 1), ((2, 0), 0), ((0, 3), 1), ((0,), 0)])
+def test_softmax_family_over_empty_dims_as_torch(name, shape, dim):
+    """Size-0 inputs: empty results of torch's shape (logsumexp over an empty dim is -inf),
+    no error, no warning; the backward runs too."""
+    import warnings
+    torch = import_torch()
+    outs = []
+    for m in (ember, torch):
+        x = m.zeros(*shape, dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = getattr(m, name)(x, dim)
+            y.sum().backward()
+        outs.append((y.detach().numpy(), x.grad.numpy()))
+    for a, b in zip(outs[0], outs[1]):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("x,dim", [
+    ([[1.0, 0.0, 3.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], 1),  # one, two, all zeros
+    ([[1.0, 0.0, 3.0], [2.0, 4.0, 5.0]], None),
+    ([[-0.0, 2.0], [3.0, -0.0]], 0),  # signed zeros
+    ([1e200, 1e200, 0.0], 0),  # the product overflows to inf only with the zero left out
+])
+def test_prod_gradient_at_zeros_as_torch(x, dim):
+    torch = import_torch()
+    out = []
+    for m in (ember, torch):
+        t = m.tensor(x, dtype=m.float64, requires_grad=True)
+        y = m.prod(t) if dim is None else m.prod(t, dim)
+        y.backward(m.ones_like(y))
+        out.append((y.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+def test_prod_gradient_where_the_product_overflows_is_the_exact_product_of_the_others():
+    """A deliberate difference: PyTorch computes grad * prod / x without zeros, so when
+    prod overflows every gradient is inf; ember multiplies the other elements (exclusive
+    products from both sides), so d/dx0 of [1e200, 1e200, 2] is the finite 2e200."""
+    x = ember.tensor([1e200, 1e200, 2.0], dtype=ember.float64, requires_grad=True)
+    with np.errstate(over="ignore"):
+        x.prod().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2e200, 2e200, np.inf])
+
+
+def test_mean_refuses_integers_and_logsumexp_promotes_them_as_torch():
+    """Found by tests/ops/test_fuzz.py: mean of an int / bool tensor is a RuntimeError in
+    PyTorch; logsumexp computes integers in the default float dtype."""
+    torch = import_torch()
+    for x in ([1, 2], [True, False]):
+        with pytest.raises(RuntimeError):
+            torch.mean(torch.tensor(x))
+        with pytest.raises(RuntimeError, match="mean"):
+            ember.mean(ember.tensor(x))
+        a, b = ember.logsumexp(ember.tensor(x), 0), torch.logsumexp(torch.tensor(x), 0)
+        assert a.dtype == ember.float32 and b.dtype == torch.float32
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["var", "std", "argmax", "argmin"])
+def test_reductions_refuse_dtypes_as_torch(name):
+    """Found by tests/ops/test_fuzz.py: var / std of integers and argmax / argmin of bools
+    are RuntimeErrors in PyTorch."""
+    torch = import_torch()
+    x = [1, 2, 4] if name in ("var", "std") else [True, False]
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(torch.tensor(x))
+    with pytest.raises(RuntimeError, match=name):
+        getattr(ember, name)(ember.tensor(x))

@@ -164,3 +164,15 @@ def test_shape_ops_on_device(device):
     y = ember.stack(ember.pad(y, (1, 1), mode="reflect").split(1, 0)).sum()
     y.backward()
     assert x.grad.device == ember.device(device) and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("dims", [(0, 0), (0, -1), (-1, -1)])
+def test_transpose_of_a_0d_tensor_as_torch(dims):
+    """Found by tests/ops/test_fuzz.py: dims 0 and -1 of a 0-d tensor are allowed (the same
+    value); dim 1 is out of range, in both."""
+    torch = import_torch()
+    assert ember.tensor(3.0).transpose(*dims).item() == torch.tensor(3.0).transpose(*dims).item()
+    with pytest.raises(IndexError):
+        torch.tensor(3.0).transpose(0, 1)
+    with pytest.raises(IndexError):
+        ember.tensor(3.0).transpose(0, 1)

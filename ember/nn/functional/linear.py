@@ -43,6 +43,9 @@ def linear(input, weight, bias=None):
     Shape: input ``(*, in)``, weight ``(out, in)``, bias ``(out,)`` -> ``(*, out)``.
     """
     _check_last_dim("linear", "input", input, weight)
+    if input.dtype != weight.dtype and input.array.dtype.kind not in "fc":
+        raise RuntimeError(f"linear: input ({input.dtype}) and weight ({weight.dtype}) must "
+                           "have the same dtype")
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)

@@ -228,6 +228,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got shape "
                          f"{tuple(input.shape)}")
+    if input.array.dtype.kind not in "fc":
+        raise NotImplementedError(f"batch_norm: not implemented for input of dtype "
+                                  f"{input.dtype} (shape {tuple(input.shape)}); give a "
+                                  "floating-point input")
     c = input.shape[1]
     _check_channel_params("batch_norm", input, c, weight=weight, bias=bias,
                           running_mean=running_mean, running_var=running_var)

@@ -16,3 +16,12 @@ def test_linear_functional_gradcheck(bias):
 
 def test_bilinear_gradcheck():
     check_grad(F.bilinear, shapes=[(2, 3), (2, 4), (2, 3, 4), (2,)])
+
+
+def test_linear_refuses_an_integer_input_as_torch():
+    import ember
+    torch = import_torch()
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.ones(2, 3, dtype=torch.int64), torch.ones(2, 3))
+    with pytest.raises(RuntimeError, match=r"linear: input \(int64\) and weight \(float32\)"):
+        F.linear(ember.ones(2, 3, dtype=ember.int64), ember.ones(2, 3))

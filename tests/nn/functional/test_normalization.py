@@ -63,3 +63,11 @@ def test_rms_norm_matches_torch(shape, normalized, eps):
     check_grad(lambda x: F.rms_norm(x, normalized, eps=eps), shapes=[shape])
     with pytest.raises(ValueError, match=r"rms_norm: normalized_shape=\(7,\) expects input"):
         F.rms_norm(ember.ones(*shape), 7)
+
+
+def test_batch_norm_refuses_an_integer_input_as_torch():
+    torch = import_torch()
+    with pytest.raises(NotImplementedError):
+        torch.nn.BatchNorm1d(3)(torch.ones(2, 3, dtype=torch.int64))
+    with pytest.raises(NotImplementedError, match="batch_norm: .*int64"):
+        ember.nn.BatchNorm1d(3)(ember.ones(2, 3, dtype=ember.int64))
