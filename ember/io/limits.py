@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 
 import numpy as np
 
@@ -72,8 +73,14 @@ def check_size(nbytes, what, at_least=False) -> None:
 
 
 def check_file(path) -> None:
-    """The file at ``path`` fits the limit (checked before it is read into memory)."""
-    check_size(os.path.getsize(path), "the file")
+    """The file at ``path`` is a regular file (opening a FIFO would block forever) that fits
+    the limit (checked before it is read into memory)."""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckpointError("is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError("is not a regular file (a FIFO, socket or device); pass a file")
+    check_size(info.st_size, "the file")
 
 
 def check_zip(zf) -> None:

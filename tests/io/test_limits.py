@@ -138,3 +138,13 @@ def test_a_header_listing_one_member_many_times_is_refused(tmp_path):
             zf.writestr(name, payload)
     with pytest.raises(CheckpointError, match="c.ckpt.*header.*damaged"):
         ember.load(path)
+
+
+def test_load_refuses_a_fifo_or_directory_instead_of_blocking(tmp_path):
+    import os
+    fifo = tmp_path / "pipe.ckpt"
+    os.mkfifo(fifo)
+    with pytest.raises(ember.io.CheckpointError, match=r"pipe.ckpt.*not a regular file"):
+        ember.load(fifo)
+    with pytest.raises(ember.io.CheckpointError, match="is a directory"):
+        ember.load(tmp_path)

@@ -16,6 +16,7 @@ from ember.autograd.function import Function
 from ember.ops.arithmetic import gt, lt, mul
 from ember.ops.creation import cast, random_uniform
 from ember.ops.elementwise import Relu, sigmoid, stable_sigmoid, stable_softplus, tanh, where
+from ember.ops.elementwise import relu as relu_op
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.reduction import log_softmax, softmax
 from ember.ops.shape import chunk, reshape
@@ -215,6 +216,8 @@ def _apply(fn, x, inplace, **config):
 
 def relu(input, inplace=False):
     """max(x, 0) elementwise."""
+    if not inplace:
+        return relu_op(input)  # the one relu (refuses bool as torch)
     return _apply(Relu, input, inplace)
 
 

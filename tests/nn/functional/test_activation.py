@@ -376,3 +376,9 @@ def test_gumbel_softmax_soft_hard_and_seeded():
     ember.manual_seed(0)
     (F.gumbel_softmax(logits, tau=0.5) * ember.tensor(g)).sum().backward()
     np.testing.assert_allclose(hard_grad, logits.grad.numpy(), rtol=1e-12)  # straight-through
+
+
+def test_relu_refuses_bool_like_torch():
+    for m in (ember, torch):
+        with pytest.raises(RuntimeError):
+            m.nn.functional.relu(m.tensor([True, False]))
