@@ -97,19 +97,23 @@ class Std(Var):
 class Prod(Function):
     def forward(self, x, *, axis, keepdim):
         self.axis, self.keepdim = axis, keepdim
-        self.save_for_backward(x)
-        return x.prod(axis=axis, keepdims=keepdim)
+        y = x.prod(axis=axis, keepdims=keepdim)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, gy):
-        # product of all other elements = exclusive cumprod from the left times from the
-        # right: exact even where x has zeros (gy * y / x would divide by zero)
-        xp, x, a = self.xp, self.saved[0], self.axis
+        xp, (x, y), a = self.xp, self.saved, self.axis
+        g = _keep(gy, (a,), self.keepdim, x.ndim)
+        if not (x == 0).any():  # PyTorch's y / x (inf where the product overflows, as torch)
+            return g * (_keep(y, (a,), self.keepdim, x.ndim) / x)
+        # with zeros, the product of all other elements = exclusive cumprod from the left
+        # times from the right (y / x would divide by zero)
         head = (slice(None),) * a + (slice(0, -1),)
         ones = xp.ones_like(x[(slice(None),) * a + (slice(0, 1),)])
         left = xp.concatenate([ones, xp.cumprod(x[head], axis=a)], axis=a)
         rx = xp.flip(x, a)
         right = xp.flip(xp.concatenate([ones, xp.cumprod(rx[head], axis=a)], axis=a), a)
-        return _keep(gy, (a,), self.keepdim, x.ndim) * left * right
+        return g * left * right
 
 
 class MaxMinDim(Function):
