@@ -4,47 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.tensor import Tensor
-
 
 def check_model_state(model, state_dict) -> None:
-    """Raise RuntimeError (as ``Module.load_state_dict``: every missing, unexpected and
-    mis-shaped key) unless ``state_dict`` loads into ``model`` strictly."""
-    if not isinstance(state_dict, dict):
-        raise TypeError(f"the model state is a {type(state_dict).__name__}, not a "
-                        "state_dict (a dict of tensors)")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    bad = []
-    for k, target in own.items():
-        if k not in state_dict:
-            continue
-        src = state_dict[k]
-        if not _numeric(src):
-            bad.append(f"{k}: checkpoint holds a {type(src).__name__}, not numbers")
-            continue
-        shape = tuple(np.shape(src) if not hasattr(src, "shape") else src.shape)
-        if shape != tuple(target.shape):
-            bad.append(f"{k}: checkpoint {shape} vs model {tuple(target.shape)}")
-    if missing or unexpected or bad:
-        lines = [f"Error(s) in loading state_dict for {type(model).__name__}:"]
-        if missing:
-            lines.append("  missing keys: " + ", ".join(missing))
-        if unexpected:
-            lines.append("  unexpected keys: " + ", ".join(unexpected))
-        if bad:
-            lines.append("  size mismatch: " + "; ".join(bad))
-        raise RuntimeError("\n".join(lines))
-
-
-def _numeric(v):
-    if isinstance(v, Tensor):
-        return True
-    if isinstance(v, (bool, int, float)):
-        return True
-    dtype = getattr(v, "dtype", None)
-    return dtype is not None and dtype.kind in "biufc"
+    """Raise (as ``Module.load_state_dict`` would: every missing, unexpected and mis-shaped
+    key) unless ``state_dict`` loads into ``model`` strictly."""
+    model.check_state_dict(state_dict, strict=True)
 
 
 def check_rng_state(state) -> None:

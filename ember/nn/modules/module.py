@@ -302,12 +302,13 @@ class Module:
                     out[base + name] = b if keep_vars else b.detach()
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy values into parameters and buffers; with ``strict``, every key must match.
-
-        Errors list every missing, unexpected and mis-shaped key at once. Values are
-        copied into the existing arrays (dtype and device of the module kept).
-        """
+    def check_state_dict(self, state_dict, strict=True):
+        """Raise the error ``load_state_dict`` would (every missing, unexpected and
+        mis-shaped key, and values that are not numbers) without changing anything; return
+        the module's own tensors and the missing and unexpected keys."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"expected a state_dict (a dict of tensors), got a "
+                            f"{type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -332,6 +333,16 @@ class Module:
             if mismatched:
                 lines.append("  size mismatch: " + "; ".join(mismatched))
             raise RuntimeError("\n".join(lines))
+        return own, missing, unexpected
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into parameters and buffers; with ``strict``, every key must match.
+
+        Errors list every missing, unexpected and mis-shaped key at once, before anything is
+        copied. Values are copied into the existing arrays (dtype and device of the module
+        kept).
+        """
+        own, missing, unexpected = self.check_state_dict(state_dict, strict)
         for k, target in own.items():
             if k in state_dict:
                 src = state_dict[k]
