@@ -116,16 +116,21 @@ def nearest_taps(n, o, scale=None, exact=False):
     return [(np.minimum(np.floor(dst * s).astype(np.int64), n - 1), None)]
 
 
+def _source_index(n, o, scale, align_corners, dtype):
+    """PyTorch's source coordinate of each of ``o`` outputs over ``n`` inputs (unclamped)."""
+    if align_corners:
+        s = dtype.type(n - 1) / dtype.type(o - 1) if o > 1 else dtype.type(0)
+        return s * np.arange(o, dtype=dtype)
+    s = dtype.type(1.0 / scale) if scale else dtype.type(n) / dtype.type(o)
+    return s * (np.arange(o, dtype=dtype) + dtype.type(0.5)) - dtype.type(0.5)
+
+
 def linear_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64)):
     """Two taps (source indices, weights) per output with PyTorch's source index and
     clamped lambda (also the resize of ``data.transforms``)."""
     one = dtype.type(1)
-    if align_corners:
-        s = dtype.type(n - 1) / dtype.type(o - 1) if o > 1 else dtype.type(0)
-        src = s * np.arange(o, dtype=dtype)
-    else:
-        s = dtype.type(1.0 / scale) if scale else dtype.type(n) / dtype.type(o)
-        src = s * (np.arange(o, dtype=dtype) + dtype.type(0.5)) - dtype.type(0.5)
+    src = _source_index(n, o, scale, align_corners, dtype)
+    if not align_corners:
         src = np.maximum(src, 0)
     i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
     lam = np.clip(src - i0, 0, one).astype(dtype)
@@ -133,25 +138,23 @@ def linear_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64
     return [(i0, one - lam), (i1, lam)]
 
 
-def cubic_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64)):
-    """Four taps per output with PyTorch's bicubic weights (Keys' cubic convolution,
-    A = -0.75) and source index (not clamped), reading clamped to the border."""
-    a, one = dtype.type(-0.75), dtype.type(1)
-    if align_corners:
-        s = dtype.type(n - 1) / dtype.type(o - 1) if o > 1 else dtype.type(0)
-        src = s * np.arange(o, dtype=dtype)
-    else:
-        s = dtype.type(1.0 / scale) if scale else dtype.type(n) / dtype.type(o)
-        src = s * (np.arange(o, dtype=dtype) + dtype.type(0.5)) - dtype.type(0.5)
-    i = np.floor(src)
-    t = (src - i).astype(dtype)
-
+def cubic_weights(t, a=-0.75):
+    """Keys' cubic convolution weights of the 4 taps around fraction ``t`` (PyTorch's
+    A = -0.75); ``t`` may be a number, an array or a Tensor."""
     def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + one
+        return ((a + 2) * x - (a + 3)) * x * x + 1
 
     def far(x):  # 1 < |x| < 2
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    weights = (far(t + one), near(t), near(one - t), far(2 * one - t))
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
+def cubic_taps(n, o, scale=None, align_corners=False, dtype=np.dtype(np.float64)):
+    """Four taps per output with PyTorch's bicubic weights and source index (not clamped),
+    reading clamped to the border."""
+    src = _source_index(n, o, scale, align_corners, dtype)
+    i = np.floor(src)
+    weights = cubic_weights((src - i).astype(dtype), dtype.type(-0.75))
     i = i.astype(np.int64)
     return [(np.clip(i - 1 + k, 0, n - 1), w) for k, w in enumerate(weights)]
 

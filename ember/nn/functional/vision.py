@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 
+from ember.nn.functional.upsampling import cubic_weights
 from ember.ops.creation import linspace, ones
 from ember.ops.elementwise import where
 from ember.ops.shape import stack
@@ -94,18 +95,6 @@ def _linear(flat, points, sizes):
     return total
 
 
-def _cubic_weights(t):
-    """PyTorch's bicubic coefficients (A = -0.75) of the 4 taps around fraction ``t``."""
-    a = -0.75
-
-    def near(x):
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    return far(t + 1), near(t), near(1 - t), far(2 - t)
-
-
 def _bicubic(flat, g, sizes, padding_mode, align_corners):
     """4 x 4 taps around the unnormalised point, each tap's coordinate padded on its own
     (PyTorch's get_value_bounded)."""
@@ -113,7 +102,7 @@ def _bicubic(flat, g, sizes, padding_mode, align_corners):
     x = _unnormalize(g[..., 0], w, align_corners)
     y = _unnormalize(g[..., 1], h, align_corners)
     x0, y0 = x.floor(), y.floor()
-    wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
+    wx, wy = cubic_weights(x - x0), cubic_weights(y - y0)
     for i in range(4):
         row = None
         for j in range(4):
