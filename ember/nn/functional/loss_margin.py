@@ -40,19 +40,24 @@ def _broadcast(name, *named):
         raise ValueError(f"{name}: shapes do not broadcast: {shapes}") from None
 
 
+def _aligned(name, *named, rule="all input tensors should have the same number of dims"):
+    """(what, tensor) pairs with one number of dims, on the first one's device, whose
+    shapes broadcast; else an error naming every shape."""
+    if len({t.ndim for _, t in named}) > 1:
+        shapes = [f"{w} {_shape(t)}" for w, t in named]
+        raise ValueError(f"{name}: {rule}, got {', '.join(shapes[:-1])} and {shapes[-1]}")
+    for w, t in named[1:]:
+        _same_device(name, w, t, named[0][1])
+    return _broadcast(name, *named)
+
+
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
     """``max(0, -target * (input1 - input2) + margin)``: target 1 asks input1 to rank higher,
     -1 asks input2 to. The three tensors have the same number of dims and broadcast."""
     name = "margin_ranking_loss"  # for error messages
     reduction = _reduction(name, reduction, size_average, reduce)
-    if not input1.ndim == input2.ndim == target.ndim:
-        raise ValueError(f"{name}: all input tensors should have the same number of dims, got "
-                         f"input1 {_shape(input1)}, input2 {_shape(input2)} and target "
-                         f"{_shape(target)}")
-    _same_device(name, "input2", input2, input1)
-    _same_device(name, "target", target, input1)
-    _broadcast(name, ("input1", input1), ("input2", input2), ("target", target))
+    _aligned(name, ("input1", input1), ("input2", input2), ("target", target))
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 
@@ -192,13 +197,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
 
 def _triplet(name, anchor, positive, negative, distance, margin, swap, reduction):
-    if not anchor.ndim == positive.ndim == negative.ndim:
-        raise ValueError(f"{name}: the anchor, positive, and negative tensors are expected to "
-                         f"have the same number of dimensions, got anchor {_shape(anchor)}, "
-                         f"positive {_shape(positive)} and negative {_shape(negative)}")
-    _same_device(name, "positive", positive, anchor)
-    _same_device(name, "negative", negative, anchor)
-    _broadcast(name, ("anchor", anchor), ("positive", positive), ("negative", negative))
+    _aligned(name, ("anchor", anchor), ("positive", positive), ("negative", negative),
+             rule="the anchor, positive, and negative tensors are expected to have the "
+                  "same number of dimensions")
     dist_pos = distance(anchor, positive)
     dist_neg = distance(anchor, negative)
     if swap:
