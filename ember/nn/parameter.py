@@ -30,31 +30,31 @@ class Buffer(Tensor):
         self.persistent = persistent
 
 
-class UninitializedParameter(Parameter):
-    """A parameter of a lazy layer whose shape is not known until its first input: it holds
-    no values (an empty array of the right dtype and device) until ``materialize``."""
+class _Uninitialized:
+    """A tensor of a lazy layer whose shape is not known until the first input: it holds no
+    values (an empty array of the right dtype and device) until ``materialize``."""
 
     __slots__ = ()
 
     def materialize(self, shape):
-        """Give it an (uninitialised) array of ``shape``; it becomes a plain Parameter."""
+        """Give it an (uninitialised) array of ``shape``; it becomes its plain class."""
         xp = backend.get_array_module(self.array)
         self.array = xp.empty(shape, self.array.dtype)
-        self.__class__ = Parameter
+        self.__class__ = self._plain
 
     def __repr__(self):
-        return "<UninitializedParameter>"
+        return f"<{type(self).__name__}>"
 
 
-class UninitializedBuffer(Buffer):
-    """A buffer of a lazy layer (running statistics) whose shape comes from the first input."""
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A parameter of a lazy layer, sized and initialised on the layer's first call."""
 
     __slots__ = ()
+    _plain = Parameter
 
-    def materialize(self, shape):
-        xp = backend.get_array_module(self.array)
-        self.array = xp.empty(shape, self.array.dtype)
-        self.__class__ = Buffer
 
-    def __repr__(self):
-        return "<UninitializedBuffer>"
+class UninitializedBuffer(_Uninitialized, Buffer):
+    """A buffer of a lazy layer (running statistics), sized on the layer's first call."""
+
+    __slots__ = ()
+    _plain = Buffer
