@@ -21,7 +21,8 @@ from ember.data.datasets.shakespeare import Shakespeare
 from ember.data.datasets.text_pairs import Addition, Dates
 
 __all__ = ["MNIST", "FashionMNIST", "FashionMNISTSubset", "CIFAR10", "CIFAR100", "Digits",
-           "MNIST1D", "Addition", "Dates", "Shakespeare", "DatasetNotFoundError", "DatasetIntegrityError", "UnsafePickleError",
+           "MNIST1D", "Addition", "Dates", "Shakespeare", "DatasetNotFoundError",
+           "DatasetIntegrityError", "UnsafePickleError",
            "get_dataset", "list_datasets", "register_dataset"]
 
 DEFAULT_DATASET = "fashion-mnist-subset"

@@ -33,7 +33,7 @@ from ember.data.datasets._download import (
 )
 from ember.tensor import Tensor
 
-__all__ = ["Shakespeare", "EXCERPT_PATH"]
+__all__ = ["EXCERPT_PATH", "Shakespeare"]
 
 FOLDER = "shakespeare"
 FILENAME = "plays_gut.txt"
@@ -103,10 +103,10 @@ class Shakespeare(Dataset):
     ``.text`` is the whole corpus (str), ``.chars`` its sorted distinct characters,
     ``.vocab_size`` their number (84), ``.stoi`` / ``.itos`` the maps char <-> id (ids follow
     the sorted order), ``encode(str)`` an int64 array and ``decode(ids)`` a str. ``.data`` is
-    this split's encoded text, (n,) int64. Item ``i`` is ``(x, y)``, int64 arrays of shape
-    ``(block_size,)`` with ``x = data[i:i + block_size]`` and ``y = data[i + 1:i + 1 +
-    block_size]``; there are ``n - block_size`` items, so a shuffled DataLoader gives
-    nanoGPT's random batches, and :meth:`random_batch` draws one directly.
+    this split's encoded text, (n,) int64, ``.path`` the file read. Item ``i`` is ``(x, y)``,
+    int64 arrays of shape ``(block_size,)`` with ``x = data[i:i + block_size]`` and
+    ``y = data[i + 1:i + 1 + block_size]``; there are ``n - block_size`` items, so a shuffled
+    DataLoader gives nanoGPT's random batches, and :meth:`random_batch` draws one directly.
 
     Example:
         >>> train = Shakespeare(train=True, block_size=64)   # excerpt=True needs no data
@@ -138,7 +138,8 @@ class Shakespeare(Dataset):
             (path,) = locate("Shakespeare", FOLDER, [FILENAME], root, download, _fetch,
                              shared_data_dirs(FOLDER), hint)
             sha256 = TEXT_SHA256
-        stat = Path(path).stat()
+        self.path = Path(path)
+        stat = self.path.stat()
         self.text = _read_text(str(path), sha256, (stat.st_size, stat.st_mtime_ns))
         self.chars = sorted(set(self.text))
         self.stoi = {c: i for i, c in enumerate(self.chars)}

@@ -29,7 +29,8 @@ from ember.data.datasets._download import (
 
 __all__ = ["Addition", "Dates", "load_text_pairs"]
 
-SOURCE = "https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/dataset/"
+SOURCE = ("https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/"
+          "dataset/")
 SEED = 1984
 
 
@@ -48,7 +49,7 @@ def load_text_pairs(path, sha256=None, seed=SEED):
     except UnicodeDecodeError as e:
         raise DatasetIntegrityError(f"{path}: not UTF-8 text ({e}); delete it and get it "
                                     f"again") from None
-    lines = (text[:-1] if text.endswith("\n") else text).split("\n")
+    lines = text.removesuffix("\n").split("\n")
     if not lines or any("_" not in line for line in lines):
         raise DatasetIntegrityError(f"{path}: every line must hold a question, '_' and an "
                                     f"answer; delete the file and get it again")
@@ -83,10 +84,10 @@ class _TextPairs(Dataset):
         self.root, self.train = root, train
         hint = (f"Get it with {type(self).__name__}(download=True), or from {SOURCE}"
                 f"{self.filename} (MIT licence, (c) 2018 Koki Saitoh).\n")
-        (path,) = locate(type(self).__name__, self.folder, [self.filename], root, download,
-                         self._fetch, shared_data_dirs(self.folder), hint)
+        (self.path,) = locate(type(self).__name__, self.folder, [self.filename], root,
+                              download, self._fetch, shared_data_dirs(self.folder), hint)
         train_set, test_set, (self.char_to_id, self.id_to_char) = load_text_pairs(
-            path, self.sha256)
+            self.path, self.sha256)
         self.data, self.targets = train_set if train else test_set
 
     def _fetch(self, target):
@@ -138,7 +139,8 @@ class Addition(_TextPairs):
         download: fetch the file from the book's repository when not found.
 
     ``.data`` is (N, 7) int64 questions (``"71+118 "``, padded with spaces), ``.targets``
-    (N, 5) int64 answers (``"_189 "``: ``'_'`` then the sum, padded); the vocabulary
+    (N, 5) int64 answers (``"_189 "``: ``'_'`` then the sum, padded), ``.path`` the file
+    read; the vocabulary
     (``.char_to_id``, ``.id_to_char``, ``.vocab_size`` 13) is the book's: ``'1': 0, '6': 1,
     '+': 2, '7': 3, '5': 4, ' ': 5, '_': 6, ...``. Items are ``(question_ids, answer_ids)``.
 
