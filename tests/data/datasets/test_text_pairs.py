@@ -97,6 +97,9 @@ def test_equals_the_books_load_data(cls, shapes, vocab):
 def test_the_books_first_training_pairs():
     add, dates = real(Addition), real(Dates)
     assert (add.decode(add.data[0]), add.decode(add.targets[0])) == ("71+118 ", "_189 ")
+    # as printed in the book (ch07/show_addition_dataset.py): x_train[0], t_train[0]
+    assert add.data[0].tolist() == [3, 0, 2, 0, 0, 11, 5]
+    assert add.targets[0].tolist() == [6, 0, 11, 7, 5]
     assert list(add.char_to_id)[:7] == ["1", "6", "+", "7", "5", " ", "_"]
     assert dates.decode(dates.targets[0]) == "_1972-02-07"
     assert dates.decode(dates.data[0]).rstrip() == "2/7/72"
