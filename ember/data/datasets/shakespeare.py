@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ember import backend
 from ember.data.dataset import Dataset, _as_generator, make_generator
 from ember.data.datasets._download import (
     DatasetIntegrityError,
@@ -171,7 +172,7 @@ class Shakespeare(Dataset):
 
     def decode(self, ids) -> str:
         """The string of the ids (a sequence, array or Tensor of ints)."""
-        ids = np.asarray(getattr(ids, "array", ids)).reshape(-1)
+        ids = backend.to_numpy(getattr(ids, "array", ids)).reshape(-1)
         bad = [int(i) for i in ids if not 0 <= int(i) < self.vocab_size]
         if bad:
             raise ValueError(f"Shakespeare.decode: ids {bad[:10]} are outside the vocabulary "

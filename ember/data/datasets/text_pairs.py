@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import backend
 from ember.data.dataset import Dataset
 from ember.data.datasets._download import (
     DatasetIntegrityError,
@@ -108,7 +109,7 @@ class _TextPairs(Dataset):
 
     def decode(self, ids) -> str:
         """The string of the ids (a sequence, array or Tensor of ints)."""
-        ids = np.asarray(getattr(ids, "array", ids)).reshape(-1)
+        ids = backend.to_numpy(getattr(ids, "array", ids)).reshape(-1)
         bad = [int(i) for i in ids if int(i) not in self.id_to_char]
         if bad:
             raise ValueError(f"{type(self).__name__}.decode: ids {bad} are outside the "
