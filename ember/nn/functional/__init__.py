@@ -6,6 +6,7 @@ PyTorch, so their family files are reached as ``ember.nn.functional.linear`` onl
 import, not by attribute."""
 from ember.ops import cat, pad
 from ember.nn.functional.activation import *
+from ember.nn.functional.attention import *
 from ember.nn.functional.conv import *
 from ember.nn.functional.distance import *
 from ember.nn.functional.dropout import *
