@@ -19,3 +19,5 @@ from ember.nn.modules.distance import *
 from ember.nn.modules.pixelshuffle import *
 from ember.nn.modules.padding import *
 from ember.nn.modules.rnn import *
+from ember.nn.modules.attention import *
+from ember.nn.modules.transformer import *
