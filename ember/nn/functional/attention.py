@@ -21,7 +21,7 @@ from ember.ops import bmm, cat, pad, zeros
 from ember.ops.creation import random_uniform
 from ember.ops.reduction import softmax
 
-__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+__all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 class Attention(Function):

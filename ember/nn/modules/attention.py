@@ -50,8 +50,6 @@ class MultiheadAttention(Module):
     call takes the route that also serves training, with the same results.
     """
 
-    __constants__ = ["batch_first"]
-
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
                  dtype=None):
@@ -60,7 +58,7 @@ class MultiheadAttention(Module):
                              f"than 0, got embed_dim={embed_dim} and num_heads={num_heads} "
                              "instead")
         super().__init__()
-        factory = dict(device=device, dtype=dtype)
+        factory = {"device": device, "dtype": dtype}
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -131,8 +129,8 @@ class MultiheadAttention(Module):
                     value = key
             else:
                 query, key, value = (x.transpose(1, 0) for x in (query, key, value))
-        separate = dict(use_separate_proj_weight=True, q_proj_weight=self.q_proj_weight,
-                        k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight)
+        separate = {"use_separate_proj_weight": True, "q_proj_weight": self.q_proj_weight,
+                    "k_proj_weight": self.k_proj_weight, "v_proj_weight": self.v_proj_weight}
         out, weights = F.multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from ember.backend import get_default_dtype
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.attention import MultiheadAttention
@@ -25,13 +26,12 @@ from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import LayerNorm
 from ember.nn.modules.sparse import Embedding
-from ember.backend import get_default_dtype
 from ember.ops.creation import arange, full, tensor, zeros
 from ember.ops.structure import triu
 
-__all__ = ["Transformer", "TransformerEncoder", "TransformerDecoder",
-           "TransformerEncoderLayer", "TransformerDecoderLayer",
-           "SinusoidalPositionalEncoding", "LearnedPositionalEncoding"]
+__all__ = ["LearnedPositionalEncoding", "SinusoidalPositionalEncoding", "Transformer",
+           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer"]
 
 
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
@@ -101,13 +101,11 @@ class TransformerEncoderLayer(Module):
     ``dropout1``, ``dropout2``.
     """
 
-    __constants__ = ["norm_first"]
-
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        factory = dict(device=device, dtype=dtype)
+        factory = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **factory)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
@@ -161,13 +159,11 @@ class TransformerDecoderLayer(Module):
     ``linear1``, ``dropout``, ``linear2``, ``norm1``-``norm3``, ``dropout1``-``dropout3``.
     """
 
-    __constants__ = ["norm_first"]
-
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        factory = dict(device=device, dtype=dtype)
+        factory = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
                                             batch_first=batch_first, bias=bias, **factory)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
@@ -232,8 +228,6 @@ class TransformerEncoder(Module):
             nothing (``use_nested_tensor`` is always False).
     """
 
-    __constants__ = ["norm"]
-
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
@@ -261,8 +255,6 @@ class TransformerEncoder(Module):
 class TransformerDecoder(Module):
     """``num_layers`` deep copies of ``decoder_layer`` (``layers.0``, ...), then ``norm``
     if given."""
-
-    __constants__ = ["norm"]
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
@@ -305,7 +297,7 @@ class Transformer(Module):
                  custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False,
                  bias=True, device=None, dtype=None):
         super().__init__()
-        factory = dict(device=device, dtype=dtype)
+        factory = {"device": device, "dtype": dtype}
         layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                       batch_first, norm_first, bias)
         if custom_encoder is not None:

@@ -184,8 +184,9 @@ def test_mha_forward_static_kv_float_mask_gradient_and_causal_hint():
          shapes=PACKED + [(L, S)])
     causal = np.triu(np.ones((L, L), bool), 1)
     for nw in (True, False):
-        both(lambda m, x, *w: mha(m, x, x, x, *w, attn_mask=m.tensor(causal), is_causal=True,
-                                  need_weights=nw), shapes=[(L, N, E)] + PACKED[3:])
+        both(lambda m, x, *w, nw=nw: mha(m, x, x, x, *w, attn_mask=m.tensor(causal),
+                                         is_causal=True, need_weights=nw),
+             shapes=[(L, N, E)] + PACKED[3:])
 
 
 def test_mha_forward_gradients_by_finite_differences():
