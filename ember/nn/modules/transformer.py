@@ -19,6 +19,7 @@ import numpy as np
 from ember.backend import get_default_dtype
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.activation import GELU, ReLU
 from ember.nn.modules.attention import MultiheadAttention
 from ember.nn.modules.container import ModuleList
 from ember.nn.modules.dropout import Dropout
@@ -118,8 +119,8 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         if isinstance(activation, str):
             activation = _get_activation_fn(activation)
-        self.activation_relu_or_gelu = 1 if activation is F.relu else \
-            2 if activation is F.gelu else 0
+        self.activation_relu_or_gelu = 1 if activation is F.relu or isinstance(
+            activation, ReLU) else 2 if activation is F.gelu or isinstance(activation, GELU) else 0
         self.activation = activation
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):

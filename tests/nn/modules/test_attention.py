@@ -178,3 +178,34 @@ def test_bad_arguments_name_the_argument_and_shapes():
     with pytest.raises(AssertionError, match=r"Expected `attn_mask` shape to be \(2, 4, 4\) "
                                              r"but got \(6, 4, 4\)"):
         em(x[:, 0], x[:, 0], x[:, 0], attn_mask=ember.zeros(6, 4, 4))
+
+
+def test_merge_masks_as_torch():
+    em, tm = pair(E, H, batch_first=True)
+    rng = np.random.default_rng(0)
+    q, am3 = rng.standard_normal((N, L, E)), rng.standard_normal((N * H, L, L))
+    am2, kpm = rng.standard_normal((L, L)), rng.standard_normal((N, L))
+    for a, k in ((None, None), (None, kpm), (am2, None), (am2, kpm), (am3, kpm)):
+        def run(layer, m, a=a, k=k):
+            return layer.merge_masks(None if a is None else m.tensor(a),
+                                     None if k is None else m.tensor(k), m.tensor(q))
+        (e, et), (t, tt) = run(em, ember), run(tm, torch)
+        assert et == tt and (e is None) == (t is None)
+        if t is not None:
+            assert_close(e.numpy(), t.numpy(), 0, 0, "merged mask")
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_float32_matches_torch(need_weights):
+    em, tm = pair(E, H)
+    em, tm = em.float(), tm.float()
+    copy_from_torch(em, tm)
+    check_op(lambda q, k, v: [o for o in em(q, k, v, need_weights=need_weights,
+                                            key_padding_mask=mask(ember, (N, S), "bool", 1),
+                                            attn_mask=mask(ember, (L, S), "bool", 2))
+                              if o is not None],
+             lambda q, k, v: [o for o in tm(q, k, v, need_weights=need_weights,
+                                            key_padding_mask=mask(torch, (N, S), "bool", 1),
+                                            attn_mask=mask(torch, (L, S), "bool", 2))
+                              if o is not None],
+             shapes=[(L, N, E), (S, N, E), (S, N, E)], dtype=np.float32)

@@ -114,6 +114,31 @@ def test_decoder_layer_float_masks_and_unbatched(norm_first):
                 shapes=[(T, D), (S, D)])
 
 
+def test_decoder_layer_memory_is_causal_and_activation_modules():
+    em, tm = pair("TransformerDecoderLayer", D, NH, FF)
+    check_layer(em, tm, lambda a, m, t, mem: a(
+        t, mem, memory_mask=causal(m, T), memory_is_causal=True, tgt_mask=causal(m, T),
+        tgt_is_causal=True), shapes=[(T, N, D), (T, N, D)])
+    assert ember.nn.TransformerEncoderLayer(D, NH, activation=ember.nn.GELU()) \
+        .activation_relu_or_gelu == 2
+    assert ember.nn.TransformerEncoderLayer(D, NH).activation_relu_or_gelu == 1
+    assert ember.nn.TransformerEncoderLayer(D, NH, activation="gelu").activation_relu_or_gelu \
+        == 2
+
+
+def test_transformer_float32_and_src_is_causal():
+    em, tm = pair("Transformer", D, NH, 1, 1, FF)
+    em, tm = em.float(), tm.float()
+    copy_from_torch(em, tm)
+    check_op(lambda s, t: em(s, t, src_mask=causal(ember, S).float(), src_is_causal=True,
+                             tgt_mask=causal(ember, T).float(),
+                             src_key_padding_mask=mask(ember, (N, S), "bool", 1)),
+             lambda s, t: tm(s, t, src_mask=causal(torch, S).float(), src_is_causal=True,
+                             tgt_mask=causal(torch, T).float(),
+                             src_key_padding_mask=mask(torch, (N, S), "bool", 1)),
+             shapes=[(S, N, D), (T, N, D)], dtype=np.float32)
+
+
 def _stack(name, layer_name, num_layers, norm, **kwargs):
     em_layer, tm_layer = pair(layer_name, D, NH, FF, **kwargs)
     em_norm = ember.nn.LayerNorm(D).double() if norm else None
