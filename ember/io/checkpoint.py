@@ -32,7 +32,7 @@ from collections import Counter
 import numpy as np
 
 from ember import backend
-from ember.io import limits
+from ember.io import limits, safetensors_files, torch_files
 from ember.io.limits import CheckpointError
 from ember.tensor import Tensor
 
@@ -41,10 +41,10 @@ __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointErro
 FORMAT = "ember-checkpoint"
 VERSION = 1
 HEADER, DATA = "ember.json", "data.json"
-_PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code). To bring "
-                "PyTorch weights over, in PyTorch run: sd = torch.load(path, weights_only=True); "
-                "numpy.savez('weights.npz', **{k: v.cpu().numpy() for k, v in sd.items()}) "
-                "and then ember.load('weights.npz')")
+_PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code). "
+                "ember.load reads PyTorch's files (torch.save, PyTorch >= 1.6) with a "
+                "restricted reader, and ember.io.load_numpy_pickle reads a pickle of NumPy "
+                "arrays (such as the weights of the book Deep Learning from Scratch)")
 
 
 # --- encoding: Python objects <-> JSON + arrays ----------------------------------------------
@@ -198,7 +198,10 @@ def save(obj, f) -> None:
         >>> ember.load("run.ckpt")["epoch"]
         3
     """
-    payload = _archive_bytes(obj)
+    if safetensors_files.is_safetensors_path(f):
+        payload = safetensors_files.to_bytes(obj)
+    else:
+        payload = _archive_bytes(obj)
     if hasattr(f, "write"):
         f.write(payload)
         return
@@ -309,9 +312,13 @@ def _parse(raw, map_location):
     if len(raw) == 0:
         raise CheckpointError("the file is empty (0 bytes): the save was interrupted or the "
                               "file was truncated. Use an earlier checkpoint or save again")
+    if torch_files.is_legacy(raw):
+        raise CheckpointError(torch_files.LEGACY_MESSAGE)
     if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        raise CheckpointError(f"this is a Python pickle file (e.g. torch.save's legacy "
-                              f"format). {_PICKLE_HINT}")
+        raise CheckpointError(f"this is a Python pickle file, which ember.load does not read. "
+                              f"{_PICKLE_HINT}")
+    if safetensors_files.is_safetensors(raw):
+        return safetensors_files.read(raw, lambda a, saved: _place(a, map_location, saved))
     if raw.startswith(b"\x93NUMPY"):
         return Tensor._make(_place(_read_npy(raw, "the .npy file"), map_location))
     if not raw.startswith(b"PK"):
@@ -327,7 +334,7 @@ def _parse(raw, map_location):
     limits.check_zip(zf)  # before any member is decompressed
     with zf:
         if any(n.endswith("data.pkl") for n in names):
-            raise CheckpointError(f"this is a PyTorch file (torch.save). {_PICKLE_HINT}")
+            return torch_files.read(zf, names, lambda a, saved: _place(a, map_location, saved))
         if HEADER not in names:
             return _load_plain_npz(zf, names, map_location)
         return _load_checkpoint_members(zf, map_location)
