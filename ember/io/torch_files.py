@@ -177,8 +177,9 @@ class _Archive:
         flat = self.elements(storage, dtype)
         nominal = math.prod(size)
         limits.check_size(nominal * flat.itemsize, f"a tensor of shape {tuple(size)}")
-        if nominal == 0:
-            array = np.empty(size, dtype=flat.dtype)
+        if nominal == 0:  # no element is read: any offset and strides are harmless
+            array = np.lib.stride_tricks.as_strided(
+                flat[:0], shape=size, strides=[s * flat.itemsize for s in stride])
         else:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride))
             if last >= len(flat):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 
-from ember.io.limits import CheckpointError
+from ember.io.limits import CheckpointError, LoadLimitError
 
 __all__ = ["UnsafeFileError", "Pending", "unpickle"]
 
@@ -112,8 +112,9 @@ class _Reader:
         try:
             return self.allowed[(module, name)]
         except KeyError:
+            shown = "builtins" if module == "__builtin__" else module  # protocol 2's name
             raise UnsafeFileError(
-                f"{self.what} asks to run {module}.{name}; ember reads only data from "
+                f"{self.what} asks to run {shown}.{name}; ember reads only data from "
                 f"pickles and refuses anything else, without running it. {self.hint}"
             ) from None
 
@@ -123,7 +124,7 @@ class _Reader:
                       "can be called)")
         try:
             return func(*args)
-        except (CheckpointError, MemoryError):
+        except (CheckpointError, LoadLimitError, MemoryError):
             raise
         except Exception as e:  # a stand-in refusing its arguments
             self.fail(f"{getattr(func, '__name__', 'a constructor')}: {e}")
@@ -133,7 +134,7 @@ class _Reader:
         if isinstance(obj, Pending):
             try:
                 new = obj.build(state)
-            except (CheckpointError, MemoryError):
+            except (CheckpointError, LoadLimitError, MemoryError):
                 raise
             except Exception as e:
                 self.fail(f"cannot build {type(obj).__name__}: {e}")
