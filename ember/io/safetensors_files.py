@@ -108,7 +108,7 @@ def to_bytes(obj) -> bytes:
             raise TypeError(f"ember.save to a .safetensors file: {key!r} is a "
                             f"{type(value).__name__}, not a tensor; safetensors holds "
                             "tensors only (use an ember checkpoint for other values)")
-        array = np.ascontiguousarray(backend.to_numpy(value))
+        array = np.asarray(backend.to_numpy(value), order="C")  # keeps 0-d arrays 0-d
         if array.dtype.hasobject or array.dtype.kind not in "biufc":
             raise TypeError(f"ember.save to a .safetensors file: {key!r} has dtype "
                             f"{array.dtype}, which safetensors cannot store")
