@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import ember  # noqa: E402
-from ember import models  # noqa: E402
-from ember.data.datasets._download import shared_data_dirs  # noqa: E402
+import ember
+from ember import models
+from ember.data.datasets._download import shared_data_dirs
 
 NETWORKS = [("dlfs_mlp", "sample_weight.pkl", 4700),
             ("dlfs_simple_convnet", "params.pkl", 4818),

@@ -189,6 +189,9 @@ def save(obj, f) -> None:
     """Write ``obj`` (a state_dict or any nest of tensors, arrays, numbers, strings, lists,
     tuples and dicts) to ``f``, a path or a binary file object.
 
+    A path ending in ``.safetensors`` gets a safetensors file instead (``obj`` must be a
+    flat ``{str: Tensor}`` dict; see :mod:`ember.io.safetensors_files`).
+
     Paths are written atomically: a crash or kill mid-write leaves the old file (if any)
     intact; the temporary ``.<name>.*.tmp`` it leaves is removed by the next save or resume.
 
@@ -291,6 +294,18 @@ def load(f, map_location=None, *, weights_only=None, mmap=None):
     tensors) and ``.npy`` arrays (returned as a tensor), never with pickle; those formats
     carry no checksum. Raises :class:`CheckpointError` naming the file and the fix for empty,
     truncated, altered, pickled or unknown files.
+
+    Other frameworks' files, known by their content:
+
+    - ``torch.save``'s files (PyTorch >= 1.6): the saved object (a state_dict, or dicts and
+      lists of tensors and plain values) with ember Tensors, read without torch and without
+      running the pickle inside (:mod:`ember.io.torch_files`); a file that asks to run
+      anything else raises :class:`ember.io.UnsafeFileError` naming the global. The legacy
+      (pre-1.6) format is refused with how to re-save it.
+    - ``.safetensors``: ``{name: Tensor}`` (needs the ``safetensors`` package).
+
+    ``ember.save(flat_dict, "x.safetensors")`` writes a safetensors file instead of an ember
+    checkpoint.
     """
     name = getattr(f, "name", None) if hasattr(f, "read") else os.fspath(f)
     where = f"'{name}'" if name else "the checkpoint"

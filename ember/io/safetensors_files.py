@@ -79,7 +79,7 @@ def read(raw, place) -> dict:
             arrays = {name: _array(name, info) for name, info in lib.deserialize(bytes(raw))}
     except CheckpointError:
         raise
-    except Exception as e:  # SafetensorError: a damaged header, offsets, a truncated file
+    except Exception as e:  # noqa: BLE001 - SafetensorError: a damaged header, a cut file
         raise CheckpointError(f"not a readable safetensors file ({e}): it is damaged or "
                               "truncated") from None
     return {name: Tensor._make(place(np.array(a, copy=True), "cpu")) for name, a in

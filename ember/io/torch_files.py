@@ -32,7 +32,7 @@ from ember.io.limits import CheckpointError
 from ember.io.unpickle import unpickle
 from ember.tensor import Tensor
 
-__all__ = ["read", "is_legacy", "LEGACY_MESSAGE"]
+__all__ = ["LEGACY_MESSAGE", "is_legacy", "read"]
 
 LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 LEGACY_MESSAGE = (
@@ -106,7 +106,7 @@ class _Archive:
         except KeyError:
             raise CheckpointError(f"member {name!r} is missing: the file is incomplete or was "
                                   "altered") from None
-        except Exception as e:  # a bad CRC-32, or a damaged zip field
+        except Exception as e:  # noqa: BLE001 - a bad CRC-32, any damaged zip field
             raise CheckpointError(f"member {name!r} is corrupt ({e}): the file was altered "
                                   "or cut short") from None
 

@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from ember.io.limits import CheckpointError, LoadLimitError
 
-__all__ = ["UnsafeFileError", "Pending", "unpickle"]
+__all__ = ["Pending", "UnsafeFileError", "unpickle"]
 
 
 class UnsafeFileError(CheckpointError):
@@ -126,7 +126,7 @@ class _Reader:
             return func(*args)
         except (CheckpointError, LoadLimitError, MemoryError):
             raise
-        except Exception as e:  # a stand-in refusing its arguments
+        except Exception as e:  # noqa: BLE001 - a stand-in refusing its arguments
             self.fail(f"{getattr(func, '__name__', 'a constructor')}: {e}")
 
     def build(self, state):
@@ -136,7 +136,7 @@ class _Reader:
                 new = obj.build(state)
             except (CheckpointError, LoadLimitError, MemoryError):
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a stand-in refusing its state
                 self.fail(f"cannot build {type(obj).__name__}: {e}")
             for key in self.pending_keys.pop(id(obj), ()):
                 self.memo[key] = new

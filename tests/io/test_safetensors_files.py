@@ -12,7 +12,7 @@ from ember import nn
 from ember.io import CheckpointError
 
 safetensors = pytest.importorskip("safetensors", reason="safetensors (optional) is not installed")
-from safetensors.numpy import load_file, save_file  # noqa: E402
+from safetensors.numpy import load_file, save_file
 
 DTYPES = ["float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool",
           "uint16", "uint32", "uint64"]

@@ -169,7 +169,7 @@ def test_loads_where_torch_cannot_be_imported(torch, tmp_path):
         "print(ckpt['epoch'], repr(float(ckpt['model']['weight'].numpy().sum())))\n")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=300)
+                          cwd=REPO, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     epoch, total = done.stdout.split()
     assert epoch == "2" and float(total) == pytest.approx(float(expected), rel=1e-6)
@@ -278,8 +278,7 @@ def test_a_big_endian_archive(tmp_path, torch):
 
 
 @pytest.mark.parametrize("pkl, storage, message", [
-    (tensor_pickle((2, 3), (3, 1)), 20, "declares 6 elements of float32 \\(24 bytes\\) but "
-                                        "holds 20"),
+    (tensor_pickle((2, 3), (3, 1)), 20, r"declares 6 elements of float32 \(24 bytes\) but holds"),
     (tensor_pickle((2, 3), (4, 1)), 24, "reaches element 6 of a storage of 6"),
     (tensor_pickle((2, 3), (3, 1), offset=1), 24, "reaches element 6"),
     (tensor_pickle((2, 3), (3, -1)), 24, "stride .* non-negative"),
