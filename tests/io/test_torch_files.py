@@ -320,3 +320,16 @@ def test_the_state_dict_metadata_is_data_only(tmp_path):
     write_archive(tmp_path / "meta.pt", pkl, {})
     out = ember.load(tmp_path / "meta.pt")
     assert out == OrderedDict() and out._metadata == "v"
+
+
+@pytest.mark.parametrize("proto", [2, 3, 4, 5])
+def test_every_pickle_protocol_torch_can_write(torch, proto):
+    sd = torch.nn.Conv2d(2, 3, 3).state_dict()
+    obj = {"sd": sd, "set": {1, 2}} if proto >= 4 else {"sd": sd}  # sets need protocol 4
+    buf = io.BytesIO()
+    torch.save(obj, buf, pickle_protocol=proto)
+    out = ember.load(io.BytesIO(buf.getvalue()))
+    assert list(out["sd"]) == list(sd)
+    for k in sd:
+        np.testing.assert_array_equal(out["sd"][k].numpy(), sd[k].numpy())
+    assert out.get("set") == obj.get("set")
