@@ -37,9 +37,6 @@ class Pending:
         raise NotImplementedError
 
 
-_MARK = object()
-
-
 class _Reader:
     def __init__(self, data, allowed, persistent_load, what, hint):
         self.data, self.pos = data, 0

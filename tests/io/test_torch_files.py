@@ -241,10 +241,11 @@ def _tup(values):
     return b"(" + b"".join(_i(v) for v in values) + b"t"
 
 
-def tensor_pickle(size, stride, offset=0, numel=6, kind=b"FloatStorage", key="0"):
+def tensor_pickle(size, stride, offset=0, numel=6, kind=b"FloatStorage", key="0",
+                  location="cpu"):
     """data.pkl of {'t': _rebuild_tensor_v2(storage, offset, size, stride, False, {})}."""
     return (b"\x80\x02}(" + _x("t") + b"ctorch._utils\n_rebuild_tensor_v2\n("
-            + b"(" + _x("storage") + b"ctorch\n" + kind + b"\n" + _x(key) + _x("cpu")
+            + b"(" + _x("storage") + b"ctorch\n" + kind + b"\n" + _x(key) + _x(location)
             + _i(numel) + b"tQ" + _i(offset) + _tup(size) + _tup(stride)
             + b"\x89ccollections\nOrderedDict\n)RtRu.")
 
@@ -265,6 +266,20 @@ def test_a_hand_made_archive_reads_like_torch_saves_it(tmp_path, torch):
                                   data.reshape(2, 3))
     np.testing.assert_array_equal(torch.load(tmp_path / "ok.pt")["t"].numpy(),
                                   data.reshape(2, 3))
+
+
+def test_tensors_saved_on_a_gpu_follow_map_location(tmp_path):
+    data = np.arange(6, dtype="<f4")
+    write_archive(tmp_path / "gpu.pt", tensor_pickle((6,), (1,), location="cuda:0"),
+                  {"0": data.tobytes()})
+    for where in ("cpu", {"cuda:0": "cpu"}, lambda t, loc: t if loc == "cuda:0" else None):
+        out = ember.load(tmp_path / "gpu.pt", map_location=where)["t"]
+        assert out.device.type == "cpu" and out.tolist() == data.tolist()
+    if not ember.cuda.is_available():  # as torch.load: back where it was saved, if it can
+        with pytest.raises(CheckpointError, match=r"saved on cuda:0 .*map_location='cpu'"):
+            ember.load(tmp_path / "gpu.pt")
+    else:  # pragma: no cover - GPU machines
+        assert ember.load(tmp_path / "gpu.pt")["t"].device.type == "cuda"
 
 
 def test_a_big_endian_archive(tmp_path, torch):
