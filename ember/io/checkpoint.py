@@ -297,11 +297,11 @@ def load(f, map_location=None, *, weights_only=None, mmap=None):
 
     Other frameworks' files, known by their content:
 
-    - ``torch.save``'s files (PyTorch >= 1.6): the saved object (a state_dict, or dicts and
-      lists of tensors and plain values) with ember Tensors, read without torch and without
-      running the pickle inside (:mod:`ember.io.torch_files`); a file that asks to run
-      anything else raises :class:`ember.io.UnsafeFileError` naming the global. The legacy
-      (pre-1.6) format is refused with how to re-save it.
+    - ``torch.save``'s files (the ZIP format of PyTorch >= 1.6, and the legacy stream
+      format): the saved object (a state_dict, or dicts and lists of tensors and plain
+      values) with ember Tensors, read without torch and without running the pickle inside
+      (:mod:`ember.io.torch_files`); a file that asks to run anything else raises
+      :class:`ember.io.UnsafeFileError` naming the global.
     - ``.safetensors``: ``{name: Tensor}`` (needs the ``safetensors`` package).
 
     ``ember.save(flat_dict, "x.safetensors")`` writes a safetensors file instead of an ember
@@ -328,7 +328,7 @@ def _parse(raw, map_location):
         raise CheckpointError("the file is empty (0 bytes): the save was interrupted or the "
                               "file was truncated. Use an earlier checkpoint or save again")
     if torch_files.is_legacy(raw):
-        raise CheckpointError(torch_files.LEGACY_MESSAGE)
+        return torch_files.read_legacy(raw, lambda a, saved: _place(a, map_location, saved))
     if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         raise CheckpointError(f"this is a Python pickle file, which ember.load does not read. "
                               f"{_PICKLE_HINT}")

@@ -8,8 +8,9 @@ the globals NumPy's own pickles of arrays name: ``numpy.core.multiarray._reconst
 names, and ``_codecs.encode`` restricted to latin-1 and ``bytes()`` without arguments
 (protocol 2's ways to pickle bytes). Each is one of ember's stand-ins, which builds
 numeric arrays only (bool, integer, float, complex dtypes; object arrays are refused) from
-the bytes in the file, after checking that the shape and dtype agree with them. Anything else the pickle names raises
-:class:`~ember.io.unpickle.UnsafeFileError`, and nothing in the file runs.
+the bytes in the file, after checking that the shape and dtype agree with them. Anything
+else the pickle names raises :class:`~ember.io.unpickle.UnsafeFileError`, and nothing in the
+file runs.
 
 ``ember.load`` does not read plain pickles: reading one is this explicit call.
 """

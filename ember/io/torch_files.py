@@ -7,8 +7,9 @@ archive to :func:`read`, which interprets ``data.pkl`` with :mod:`ember.io.unpic
 allow-list of exactly what a weights file holds:
 
 - ``collections.OrderedDict`` (state_dicts; their ``_metadata`` is kept as an attribute);
-- ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_tensor_v3`` (a tensor: a view of a
-  storage with an offset, a shape and strides) and ``torch._utils._rebuild_parameter``;
+- ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_tensor_v3`` (and the first
+  ``_rebuild_tensor`` of old files; a tensor: a view of a storage with an offset, a shape and
+  strides) and ``torch._utils._rebuild_parameter``;
 - the storage types (``torch.FloatStorage``, ... , ``torch.storage.UntypedStorage``) and
   the dtypes (``torch.float32``, ...) that name a storage's element type.
 
@@ -18,7 +19,8 @@ and nothing in the file runs. Tensors come back as ember Tensors (``Parameter`` 
 file has one) with their dtype, shape and strides; tensors that share a storage in the file
 share memory (they are NumPy views of one buffer). ``bfloat16``, which NumPy lacks, is
 widened to ``float32`` (exactly); quantized storages are refused. PyTorch's legacy format
-(before 1.6, or ``_use_new_zipfile_serialization=False``) is refused with how to re-save.
+(before 1.6, or ``_use_new_zipfile_serialization=False``: a stream of pickles followed by the
+storages) is read by :func:`read_legacy` with the same allow-list.
 """
 from __future__ import annotations
 
@@ -32,12 +34,14 @@ from ember.io.limits import CheckpointError
 from ember.io.unpickle import unpickle
 from ember.tensor import Tensor
 
-__all__ = ["LEGACY_MESSAGE", "is_legacy", "read"]
+__all__ = ["is_legacy", "read", "read_legacy"]
 
-LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+LEGACY_MAGIC = LEGACY_MAGIC_NUMBER.to_bytes(10, "little")
+LEGACY_PROTOCOL = 1001
 LEGACY_MESSAGE = (
-    "this is a PyTorch file in the legacy format (torch.save before PyTorch 1.6, or "
-    "_use_new_zipfile_serialization=False), which ember does not read. Re-save it with the "
+    "this PyTorch file in the legacy format (torch.save before PyTorch 1.6, or "
+    "_use_new_zipfile_serialization=False) is not one ember reads ({}). Re-save it with the "
     "default format of PyTorch >= 1.6: torch.save(torch.load(path, weights_only=True), "
     "new_path), then ember.load(new_path)")
 _HINT = ("ember reads tensors, state_dicts and plain Python values (numbers, strings, "
@@ -87,11 +91,11 @@ def _itemsize(dtype):
     return 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
 
 
-class _Archive:
-    def __init__(self, zf, prefix, place, what):
-        self.zf, self.prefix, self.place, self.what = zf, prefix, place, what
-        self.storages = {}   # key -> _Storage (one object per key)
-        self.arrays = {}     # (key, dtype) -> the storage's elements as one 1-D array
+class _ZipStorages:
+    """The storages of a ZIP archive: members ``<prefix>data/<key>``."""
+
+    def __init__(self, zf, prefix):
+        self.zf, self.prefix = zf, prefix
         self.big_endian = False
         order = prefix + "byteorder"
         if order in zf.namelist():
@@ -110,15 +114,57 @@ class _Archive:
             raise CheckpointError(f"member {name!r} is corrupt ({e}): the file was altered "
                                   "or cut short") from None
 
+    def size(self, key):
+        name = f"{self.prefix}data/{key}"
+        try:
+            return self.zf.getinfo(name).file_size
+        except KeyError:
+            raise CheckpointError(f"member {name!r} is missing: the file is incomplete or was "
+                                  "altered") from None
+
+    def read(self, key):
+        return self.member(f"{self.prefix}data/{key}")
+
+
+class _StreamStorages:
+    """The storages of a legacy file: ``{key: bytes}`` cut from the stream after the pickles
+    (always little-endian there)."""
+
+    big_endian = False
+
+    def __init__(self, blobs):
+        self.blobs = blobs
+
+    def size(self, key):
+        if key not in self.blobs:
+            raise CheckpointError(f"storage {key!r} is not in the file's list of storages")
+        return len(self.blobs[key])
+
+    def read(self, key):
+        return self.blobs[key]
+
+
+class _Archive:
+    """The allowed constructors of one file, building tensors on its storages; with
+    ``source=None`` a dry run that only records each storage's type and size (the legacy
+    format lists its storages after the pickle that uses them)."""
+
+    def __init__(self, source, place):
+        self.source, self.place = source, place
+        self.storages = {}   # key -> _Storage (one object per key)
+        self.arrays = {}     # (key, dtype) -> the storage's elements as one 1-D array
+
     # --- persistent ids: ('storage', storage_type, key, location, numel) -------------------
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+        # the legacy format adds a sixth item, view_metadata (None but for pre-0.4 views)
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)
-                and isinstance(pid[3], str) and type(pid[4]) is int and pid[4] >= 0):
-            raise CheckpointError(f"data.pkl refers to external data {_short(pid)} that is "
-                                  "not a tensor storage")
-        _, kind, key, location, numel = pid
+                and isinstance(pid[3], str) and type(pid[4]) is int and pid[4] >= 0
+                and (len(pid) == 5 or pid[5] is None)):
+            raise CheckpointError(f"the pickle refers to external data {_short(pid)} that "
+                                  "is not a tensor storage")
+        _, kind, key, location, numel = pid[:5]
         if kind.dtype is None:
             raise CheckpointError(f"it holds a {kind.name} (quantized or complex32 tensors), "
                                   "which ember does not support")
@@ -127,21 +173,14 @@ class _Archive:
         if "/" in key or key in ("", ".", ".."):
             raise CheckpointError(f"storage key {key!r} is not a plain name")
         dtype = kind.dtype  # "uint8" bytes for UntypedStorage: the tensor gives the type
-        info = self._info(f"{self.prefix}data/{key}")
         need = numel * _itemsize(dtype)
-        if info.file_size < need:
+        have = need if self.source is None else self.source.size(key)
+        if have < need:
             raise CheckpointError(f"storage {key!r} declares {numel} elements of {dtype} "
-                                  f"({need} bytes) but holds {info.file_size} bytes: the file "
+                                  f"({need} bytes) but holds {have} bytes: the file "
                                   "is truncated or damaged")
         self.storages[key] = _Storage(key, location, dtype, numel)
         return self.storages[key]
-
-    def _info(self, name):
-        try:
-            return self.zf.getinfo(name)
-        except KeyError:
-            raise CheckpointError(f"member {name!r} is missing: the file is incomplete or was "
-                                  "altered") from None
 
     def elements(self, storage, dtype):
         """The storage's bytes as a 1-D array of ``dtype`` (native byte order; bfloat16
@@ -149,8 +188,8 @@ class _Archive:
         cache = (storage.key, dtype)
         if cache not in self.arrays:
             nbytes = storage.numel * _itemsize(storage.dtype)
-            raw = bytearray(self.member(f"{self.prefix}data/{storage.key}")[:nbytes])
-            order = ">" if self.big_endian else "<"
+            raw = bytearray(self.source.read(storage.key)[:nbytes])
+            order = ">" if self.source.big_endian else "<"
             src = np.dtype("uint16" if dtype == "bfloat16" else dtype).newbyteorder(order)
             usable = len(raw) // src.itemsize * src.itemsize
             flat = np.frombuffer(raw, dtype=src, count=usable // src.itemsize)
@@ -174,9 +213,12 @@ class _Archive:
             raise CheckpointError(f"a tensor has a bad layout (offset {_short(offset)}, size "
                                   f"{_short(size)}, stride {_short(stride)})")
         dtype = storage.dtype if dtype is None else dtype
-        flat = self.elements(storage, dtype)
         nominal = math.prod(size)
-        limits.check_size(nominal * flat.itemsize, f"a tensor of shape {tuple(size)}")
+        limits.check_size(nominal * (4 if dtype == "bfloat16" else _itemsize(dtype)),
+                          f"a tensor of shape {tuple(size)}")
+        if self.source is None:
+            return None  # a dry run
+        flat = self.elements(storage, dtype)
         if nominal == 0:  # no element is read: any offset and strides are harmless
             array = np.lib.stride_tricks.as_strided(
                 flat[:0], shape=size, strides=[s * flat.itemsize for s in stride])
@@ -209,6 +251,8 @@ class _Archive:
 
     def rebuild_parameter(self, data, requires_grad, hooks):
         from ember.nn.parameter import Parameter
+        if self.source is None:
+            return None  # a dry run
         if not isinstance(data, Tensor):
             raise CheckpointError("a Parameter's data is not a tensor")
         _check_plain(hooks, "backward hooks")
@@ -220,6 +264,9 @@ class _Archive:
                 raise CheckpointError("OrderedDict takes at most a list of pairs")
             return OrderedDict(*args)
 
+        def rebuild_tensor(storage, offset, size, stride):  # PyTorch < 1.0's files
+            return self.rebuild_tensor(storage, offset, size, stride, False, None)
+
         def rebuild_tensor_v2(*args):
             return self.rebuild_tensor_v2(*args)
 
@@ -230,6 +277,7 @@ class _Archive:
             return self.rebuild_parameter(*args)
 
         table = {("collections", "OrderedDict"): ordered_dict,
+                 ("torch._utils", "_rebuild_tensor"): rebuild_tensor,
                  ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor_v2,
                  ("torch._utils", "_rebuild_tensor_v3"): rebuild_tensor_v3,
                  ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
@@ -264,8 +312,17 @@ def _check_plain(value, what):
 
 
 def is_legacy(raw) -> bool:
-    """Whether ``raw`` starts like PyTorch's legacy (non-ZIP) format: a pickled magic number."""
-    return raw[:2] == b"\x80\x02" and raw[2:4] == b"\x8a\x0a" and raw[4:14] == LEGACY_MAGIC
+    """Whether ``raw`` starts like PyTorch's legacy (non-ZIP) format: a pickle of its magic
+    number (in any protocol; nothing but plain data is read to tell)."""
+    if raw[:1] != b"\x80":
+        return False
+    if raw[1:2] == b"\x02":
+        return raw[2:4] == b"\x8a\x0a" and raw[4:14] == LEGACY_MAGIC
+    try:
+        magic, _ = unpickle(raw[:64], {}, what="", return_end=True)
+    except CheckpointError:
+        return False
+    return magic == LEGACY_MAGIC_NUMBER
 
 
 def data_pickle(names):
@@ -284,7 +341,56 @@ def read(zf, names, place, what="the file's data.pkl"):
     if pkl is None:
         raise CheckpointError("a ZIP archive with a data.pkl that is not at <name>/data.pkl, "
                               "as torch.save writes it")
-    archive = _Archive(zf, pkl[:-len("data.pkl")], place, what)
-    data = archive.member(pkl)
+    source = _ZipStorages(zf, pkl[:-len("data.pkl")])
+    archive = _Archive(source, place)
+    data = source.member(pkl)
     return unpickle(data, archive.allowed(), what=what, hint=_HINT,
+                    persistent_load=archive.persistent_load)
+
+
+def read_legacy(raw, place, what="the file"):
+    """The object in PyTorch's legacy (non-ZIP) format: pickles of the magic number, the
+    protocol version (1001) and system information, the object (storages by persistent id),
+    the sorted list of storage keys; then each storage as an 8-byte little-endian element
+    count and its little-endian bytes. The object's pickle runs twice through the same
+    allow-list: a dry run learns each storage's type and size (listed only after it), the
+    second builds the tensors."""
+    def fail(reason):
+        raise CheckpointError(LEGACY_MESSAGE.format(reason))
+
+    def plain(pos):
+        return unpickle(raw, {}, what=what, hint=_HINT, start=pos, return_end=True)
+
+    magic, pos = plain(0)
+    protocol, pos = plain(pos)
+    if magic != LEGACY_MAGIC_NUMBER or protocol != LEGACY_PROTOCOL:
+        fail(f"protocol {_short(protocol)}")
+    info, main = plain(pos)
+    if not isinstance(info, dict):
+        fail("its system information is not a dict")
+    dry = _Archive(None, place)
+    _, pos = unpickle(raw, dry.allowed(), what=what, hint=_HINT, start=main, return_end=True,
+                      persistent_load=dry.persistent_load)
+    keys, pos = plain(pos)
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+            and set(keys) == set(dry.storages) and len(keys) == len(dry.storages)):
+        raise CheckpointError("its list of storages does not match the storages its tensors "
+                              "use: the file is damaged")
+    blobs = {}
+    for key in keys:
+        storage = dry.storages[key]
+        if pos + 8 > len(raw):
+            raise CheckpointError(f"storage {key!r} is cut off: the file is truncated")
+        count = int.from_bytes(raw[pos:pos + 8], "little", signed=True)
+        nbytes = storage.numel * _itemsize(storage.dtype)
+        if count != storage.numel:
+            raise CheckpointError(f"storage {key!r} holds {count} elements, its tensors "
+                                  f"declare {storage.numel}: the file is damaged")
+        if pos + 8 + nbytes > len(raw):
+            raise CheckpointError(f"storage {key!r} needs {nbytes} bytes, "
+                                  f"{len(raw) - pos - 8} are left: the file is truncated")
+        blobs[key] = raw[pos + 8:pos + 8 + nbytes]
+        pos += 8 + nbytes
+    archive = _Archive(_StreamStorages(blobs), place)
+    return unpickle(raw, archive.allowed(), what=what, hint=_HINT, start=main,
                     persistent_load=archive.persistent_load)

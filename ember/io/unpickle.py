@@ -38,8 +38,8 @@ class Pending:
 
 
 class _Reader:
-    def __init__(self, data, allowed, persistent_load, what, hint):
-        self.data, self.pos = data, 0
+    def __init__(self, data, allowed, persistent_load, what, hint, start=0):
+        self.data, self.pos = data, start
         self.allowed, self.persistent_load = allowed, persistent_load
         self.what, self.hint = what, hint
         self.stack, self.marks, self.memo = [], [], {}
@@ -354,7 +354,8 @@ def _dict_from(r, items):
     return d
 
 
-def unpickle(data, allowed, *, what, hint="", persistent_load=None):
+def unpickle(data, allowed, *, what, hint="", persistent_load=None, start=0,
+             return_end=False):
     """The object the pickle ``data`` (bytes) describes, built without running any code
     but the stand-ins in ``allowed`` (``{(module, name): callable}``).
 
@@ -362,5 +363,11 @@ def unpickle(data, allowed, *, what, hint="", persistent_load=None):
     names the file in errors and ``hint`` is added to :class:`UnsafeFileError`'s message.
     Raises :class:`UnsafeFileError` for a global outside ``allowed``, ``CheckpointError``
     for anything malformed, truncated or unsupported.
+
+    ``start`` is the offset where the pickle begins; with ``return_end`` the result is
+    ``(object, offset just past its STOP)``, for streams of several pickles.
     """
-    return _Reader(bytes(data), allowed, persistent_load, what, hint).run()
+    reader = _Reader(data if isinstance(data, bytes) else bytes(data), allowed,
+                     persistent_load, what, hint, start)
+    value = reader.run()
+    return (value, reader.pos) if return_end else value

@@ -202,10 +202,59 @@ def test_a_pickled_module_is_refused_with_what_to_do(torch, tmp_path):
         ember.load(tmp_path / "module.pt")
 
 
-def test_the_legacy_format_is_refused_with_how_to_resave(torch, tmp_path):
+def save_legacy(torch, obj, path, proto=2):
+    torch.save(obj, path, _use_new_zipfile_serialization=False, pickle_protocol=proto)
+
+
+@pytest.mark.parametrize("proto", [2, 4])
+def test_the_legacy_format_reads_like_the_zip_format(torch, tmp_path, proto):
+    torch.manual_seed(0)
+    base = torch.arange(12.0, dtype=torch.float64).reshape(3, 4)
+    obj = {"sd": torch.nn.Linear(3, 2).state_dict(), "base": base, "t": base.t(),
+           "rows": base[1:], "u16": torch.arange(3).to(torch.uint16),
+           "half": torch.tensor([1.5, 2.0]).bfloat16(), "p": torch.nn.Parameter(torch.ones(2)),
+           "epoch": 4, "name": "old"}
+    save_legacy(torch, obj, tmp_path / "old.pt", proto)
+    torch.save(obj, tmp_path / "new.pt")
+    old, new = ember.load(tmp_path / "old.pt"), ember.load(tmp_path / "new.pt")
+    assert list(old) == list(new) and list(old["sd"]) == ["weight", "bias"]
+    for k in ("base", "t", "rows", "u16", "half", "p"):
+        assert old[k].dtype == new[k].dtype and old[k].array.strides == new[k].array.strides
+        np.testing.assert_array_equal(old[k].detach().numpy(), new[k].detach().numpy())
+    for k in ("weight", "bias"):
+        np.testing.assert_array_equal(old["sd"][k].numpy(), obj["sd"][k].numpy())
+    assert isinstance(old["p"], nn.Parameter) and (old["epoch"], old["name"]) == (4, "old")
+    assert np.shares_memory(old["base"].array, old["t"].array)
+
+
+def test_a_legacy_file_whose_pickle_runs_code_is_refused(torch, tmp_path):
+    marker = tmp_path / "ran"
+    save_legacy(torch, {"w": torch.ones(2), "x": _RunsCode(os.system, f"touch {marker}")},
+                tmp_path / "evil.pt")
+    with pytest.raises(UnsafeFileError, match=r"'.*evil\.pt': .*asks to run posix\.system"):
+        ember.load(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("cut", [3, 40, 200, 400])
+def test_a_truncated_legacy_file_names_the_file(torch, tmp_path, cut):
     path = tmp_path / "old.pt"
-    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
-    with pytest.raises(CheckpointError, match=r"'.*old\.pt': .*legacy format.*PyTorch >= 1\.6"):
+    save_legacy(torch, {"w": torch.ones(20), "v": torch.zeros(5, dtype=torch.int64)}, path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) - cut])
+    with pytest.raises(CheckpointError, match=r"'.*old\.pt': .*(truncated|ends early|cut off)"):
+        ember.load(path)
+
+
+def test_a_legacy_file_whose_storage_count_disagrees(torch, tmp_path):
+    path = tmp_path / "old.pt"
+    save_legacy(torch, {"w": torch.ones(4)}, path)
+    raw = bytearray(path.read_bytes())
+    at = len(raw) - 16 - 8  # the count before the 16 bytes of data
+    assert int.from_bytes(raw[at:at + 8], "little") == 4
+    raw[at:at + 8] = (5).to_bytes(8, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="holds 5 elements, its tensors declare 4"):
         ember.load(path)
 
 
@@ -280,6 +329,15 @@ def test_tensors_saved_on_a_gpu_follow_map_location(tmp_path):
             ember.load(tmp_path / "gpu.pt")
     else:  # pragma: no cover - GPU machines
         assert ember.load(tmp_path / "gpu.pt")["t"].device.type == "cuda"
+
+
+def test_the_first_rebuild_function_of_old_files(tmp_path):
+    pkl = (b"\x80\x02}(" + _x("t") + b"ctorch._utils\n_rebuild_tensor\n("
+           + b"(" + _x("storage") + b"ctorch\nDoubleStorage\n" + _x("0") + _x("cpu") + _i(4)
+           + b"tQ" + _i(1) + _tup((3,)) + _tup((1,)) + b"tRu.")
+    write_archive(tmp_path / "v1.pt", pkl, {"0": np.arange(4.0).tobytes()})
+    out = ember.load(tmp_path / "v1.pt")["t"]
+    assert out.dtype == ember.float64 and out.tolist() == [1.0, 2.0, 3.0]
 
 
 def test_a_big_endian_archive(tmp_path, torch):
