@@ -52,8 +52,8 @@ def _no_weights(builder):
                 f"ember.models.{builder.__name__}({asked}): no pretrained weights ship with "
                 f"ember; build the model and load a state_dict file you have: model = "
                 f"ember.models.{builder.__name__}(...); model.load_state_dict(ember.load(path))"
-                " (torchvision weights: save their state_dict as .npz from PyTorch, see "
-                "ember.load)")
+                " (ember.load reads torchvision's .pth files, written by torch.save, "
+                "without torch)")
         return builder(*args, **kwargs)
     return build
 
