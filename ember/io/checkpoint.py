@@ -32,7 +32,7 @@ from collections import Counter
 import numpy as np
 
 from ember import backend
-from ember.io import limits
+from ember.io import limits, safetensors_files, torch_files
 from ember.io.limits import CheckpointError
 from ember.tensor import Tensor
 
@@ -41,10 +41,10 @@ __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointErro
 FORMAT = "ember-checkpoint"
 VERSION = 1
 HEADER, DATA = "ember.json", "data.json"
-_PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code). To bring "
-                "PyTorch weights over, in PyTorch run: sd = torch.load(path, weights_only=True); "
-                "numpy.savez('weights.npz', **{k: v.cpu().numpy() for k, v in sd.items()}) "
-                "and then ember.load('weights.npz')")
+_PICKLE_HINT = ("ember never unpickles files (unpickling can run arbitrary code). "
+                "ember.load reads PyTorch's files (torch.save, PyTorch >= 1.6) with a "
+                "restricted reader, and ember.io.load_numpy_pickle reads a pickle of NumPy "
+                "arrays (such as the weights of the book Deep Learning from Scratch)")
 
 
 # --- encoding: Python objects <-> JSON + arrays ----------------------------------------------
@@ -189,6 +189,9 @@ def save(obj, f) -> None:
     """Write ``obj`` (a state_dict or any nest of tensors, arrays, numbers, strings, lists,
     tuples and dicts) to ``f``, a path or a binary file object.
 
+    A path ending in ``.safetensors`` gets a safetensors file instead (``obj`` must be a
+    flat ``{str: Tensor}`` dict; see :mod:`ember.io.safetensors_files`).
+
     Paths are written atomically: a crash or kill mid-write leaves the old file (if any)
     intact; the temporary ``.<name>.*.tmp`` it leaves is removed by the next save or resume.
 
@@ -198,7 +201,10 @@ def save(obj, f) -> None:
         >>> ember.load("run.ckpt")["epoch"]
         3
     """
-    payload = _archive_bytes(obj)
+    if safetensors_files.is_safetensors_path(f):
+        payload = safetensors_files.to_bytes(obj)
+    else:
+        payload = _archive_bytes(obj)
     if hasattr(f, "write"):
         f.write(payload)
         return
@@ -288,6 +294,18 @@ def load(f, map_location=None, *, weights_only=None, mmap=None):
     tensors) and ``.npy`` arrays (returned as a tensor), never with pickle; those formats
     carry no checksum. Raises :class:`CheckpointError` naming the file and the fix for empty,
     truncated, altered, pickled or unknown files.
+
+    Other frameworks' files, known by their content:
+
+    - ``torch.save``'s files (the ZIP format of PyTorch >= 1.6, and the legacy stream
+      format): the saved object (a state_dict, or dicts and lists of tensors and plain
+      values) with ember Tensors, read without torch and without running the pickle inside
+      (:mod:`ember.io.torch_files`); a file that asks to run anything else raises
+      :class:`ember.io.UnsafeFileError` naming the global.
+    - ``.safetensors``: ``{name: Tensor}`` (needs the ``safetensors`` package).
+
+    ``ember.save(flat_dict, "x.safetensors")`` writes a safetensors file instead of an ember
+    checkpoint.
     """
     name = getattr(f, "name", None) if hasattr(f, "read") else os.fspath(f)
     where = f"'{name}'" if name else "the checkpoint"
@@ -309,9 +327,13 @@ def _parse(raw, map_location):
     if len(raw) == 0:
         raise CheckpointError("the file is empty (0 bytes): the save was interrupted or the "
                               "file was truncated. Use an earlier checkpoint or save again")
+    if torch_files.is_legacy(raw):
+        return torch_files.read_legacy(raw, lambda a, saved: _place(a, map_location, saved))
     if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        raise CheckpointError(f"this is a Python pickle file (e.g. torch.save's legacy "
-                              f"format). {_PICKLE_HINT}")
+        raise CheckpointError(f"this is a Python pickle file, which ember.load does not read. "
+                              f"{_PICKLE_HINT}")
+    if safetensors_files.is_safetensors(raw):
+        return safetensors_files.read(raw, lambda a, saved: _place(a, map_location, saved))
     if raw.startswith(b"\x93NUMPY"):
         return Tensor._make(_place(_read_npy(raw, "the .npy file"), map_location))
     if not raw.startswith(b"PK"):
@@ -327,7 +349,7 @@ def _parse(raw, map_location):
     limits.check_zip(zf)  # before any member is decompressed
     with zf:
         if any(n.endswith("data.pkl") for n in names):
-            raise CheckpointError(f"this is a PyTorch file (torch.save). {_PICKLE_HINT}")
+            return torch_files.read(zf, names, lambda a, saved: _place(a, map_location, saved))
         if HEADER not in names:
             return _load_plain_npz(zf, names, map_location)
         return _load_checkpoint_members(zf, map_location)

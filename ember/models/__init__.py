@@ -10,6 +10,7 @@ import difflib
 import functools
 
 from ember.models.alexnet import AlexNet, alexnet
+from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from ember.models.lenet import LeNet5, lenet5
 from ember.models.resnet import (
@@ -29,8 +30,8 @@ from ember.models.resnet import (
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
 
-__all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5",
-           "ResNet",
+__all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "DLFSNet", "GoogLeNet", "GoogLeNetOutputs",
+           "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
@@ -51,8 +52,8 @@ def _no_weights(builder):
                 f"ember.models.{builder.__name__}({asked}): no pretrained weights ship with "
                 f"ember; build the model and load a state_dict file you have: model = "
                 f"ember.models.{builder.__name__}(...); model.load_state_dict(ember.load(path))"
-                " (torchvision weights: save their state_dict as .npz from PyTorch, see "
-                "ember.load)")
+                " (ember.load reads torchvision's .pth files, written by torch.save, "
+                "without torch)")
         return builder(*args, **kwargs)
     return build
 
