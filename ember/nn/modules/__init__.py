@@ -18,3 +18,4 @@ from ember.nn.modules.lazy import *
 from ember.nn.modules.distance import *
 from ember.nn.modules.pixelshuffle import *
 from ember.nn.modules.padding import *
+from ember.nn.modules.rnn import *
