@@ -1,6 +1,6 @@
 """Recurrent nets, ember against PyTorch: LSTM / GRU training steps, LSTM inference, memory.
 
-    python benchmarks/bench_rnn.py                  # everything, isolated (~4 min on 2 cores)
+    python benchmarks/bench_rnn.py                  # everything, isolated (minutes; far longer loaded)
     python benchmarks/bench_rnn.py --quick          # 3 processes per library, fewer repeats
     python benchmarks/bench_rnn.py lstm-step        # one case (lstm-step, gru-step,
                                                     #   bilstm-step, lstm-infer, lstm-memory)
