@@ -163,14 +163,17 @@ def _datasets(cfg):
 
 
 def _model_kwargs(name, num_classes, in_channels, image_size):
-    """The builder's arguments for this data (LeNet-5 also needs the image size)."""
+    """The builder's arguments for this data (LeNet-5 also needs the image size, the
+    MNIST-1D GRU the sequence length)."""
     import inspect
 
     from ember import models
     _choose("model", name, models.list_models())
     kwargs = {"num_classes": num_classes, "in_channels": in_channels}
-    if "input_size" in inspect.signature(models.get_builder(name)).parameters:
-        kwargs["input_size"] = image_size[-1]
+    params = inspect.signature(models.get_builder(name)).parameters
+    for size_name in ("input_size", "time_steps"):
+        if size_name in params:
+            kwargs[size_name] = image_size[-1]
     return kwargs
 
 
