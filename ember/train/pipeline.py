@@ -164,12 +164,13 @@ def preprocessing(loaders):
             "class_names": list(loaders.class_names), "image_size": list(loaders.image_size)}
 
 
-def load_run(checkpoint, device="cpu"):
-    """Rebuild (model, config, info) from a checkpoint written by ``ember train``; ``info``
-    holds the normalisation statistics, class names and image size (from the checkpoint;
-    results.json beside it for checkpoints written before they were stored there)."""
+def load_run(checkpoint, device="cpu", state=None):
+    """Rebuild (model, config, info) from a checkpoint written by ``ember train`` (``state``:
+    its contents, if already loaded); ``info`` holds the normalisation statistics, class names
+    and image size (from the checkpoint; results.json beside it for checkpoints written before
+    they were stored there)."""
     from ember import models
-    state = load_run_state(checkpoint)
+    state = load_run_state(checkpoint) if state is None else state
     cfg = state["config"]
     run_dir = os.path.dirname(os.path.abspath(checkpoint))
     info_path = os.path.join(run_dir, "results.json")
@@ -185,9 +186,14 @@ def load_run(checkpoint, device="cpu"):
 
 
 def evaluate_checkpoint(checkpoint, device="cpu"):
-    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing."""
+    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing (for an
+    ``ember seq2seq`` checkpoint: the greedy exact match, no loss)."""
     from ember.data import DataLoader, TensorDataset, datasets
-    model, cfg, info = load_run(checkpoint, device)
+    state = load_run_state(checkpoint)
+    if state["config"].get("task") == "seq2seq":
+        from ember.train.seq2seq import evaluate_seq2seq
+        return evaluate_seq2seq(state, device)
+    model, cfg, info = load_run(checkpoint, device, state)
     test_set = datasets.get_dataset(cfg["data"], train=False, root=cfg.get("data_root") or None)
     x, y = limit(*images_of(test_set), cfg.get("limit", 0) // 5)
     mean, std, scale = _stats(info, cfg)

@@ -17,12 +17,13 @@ def _pyplot():
 
 
 def plot_curves(history, path):
-    """Loss and accuracy per epoch, train against validation, side by side."""
+    """Loss and accuracy per epoch, train against validation (and test, where an epoch
+    logged it), side by side."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("loss", "accuracy")):
-        for split, style in (("train", "-o"), ("val", "-s")):
+        for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
             values = [h.get(f"{split}_{key}") for h in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], style,
