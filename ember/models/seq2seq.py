@@ -26,7 +26,7 @@ import math
 import ember
 from ember import nn
 
-__all__ = ["Encoder", "Decoder", "PeekyDecoder", "Seq2seq", "PeekySeq2seq"]
+__all__ = ["Decoder", "Encoder", "PeekyDecoder", "PeekySeq2seq", "Seq2seq"]
 
 
 def _positive(owner, **values):

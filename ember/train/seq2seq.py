@@ -28,8 +28,16 @@ from ember.nn import functional as F
 from ember.train.callbacks import Callback, CSVLogger, JSONLLogger, ModelCheckpoint
 from ember.train.trainer import Trainer
 
-__all__ = ["Seq2seqConfig", "Seq2seqTrainer", "ExactMatch", "sequence_loss", "exact_match",
-           "run_seq2seq", "evaluate_seq2seq"]
+__all__ = [
+    "ExactMatch",
+    "Seq2seqConfig",
+    "Seq2seqTrainer",
+    "evaluate_seq2seq",
+    "exact_match",
+    "prepare",
+    "run_seq2seq",
+    "sequence_loss",
+]
 
 DATA = ("addition", "dates")
 
@@ -139,8 +147,18 @@ def check_config(cfg):
         raise ValueError(f"--limit must be >= 0 (0: all the data), got {cfg.limit}")
 
 
-def run_seq2seq(cfg, make_plots=True):
-    """Train as the book does and write the run folder; returns the final result dict."""
+@dataclasses.dataclass
+class Prepared:
+    model: object
+    loader: object  # (question, answer[:, :-1], answer[:, 1:]) batches
+    x_test: np.ndarray
+    t_test: np.ndarray
+    start_id: int
+    data: object  # the training set (vocabulary, decode)
+
+
+def prepare(cfg):
+    """The seeded model and training batches of a run (its PyTorch twin starts from them)."""
     from ember.data import DataLoader, TensorDataset
     check_config(cfg)
     ember.manual_seed(cfg.seed)
@@ -148,10 +166,18 @@ def run_seq2seq(cfg, make_plots=True):
     if len(x) < cfg.batch_size:
         raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {len(x)} "
                          f"training pairs (the last incomplete batch is dropped)")
-    start_id = int(t[0, 0])  # every answer starts with the start symbol '_'
     model = build_model(cfg, data.vocab_size).to(cfg.device)
     loader = DataLoader(TensorDataset(x, t[:, :-1], t[:, 1:]), batch_size=cfg.batch_size,
                         shuffle=True, drop_last=True)
+    start_id = int(t[0, 0])  # every answer starts with the start symbol '_'
+    return Prepared(model, loader, x_test, t_test, start_id, data)
+
+
+def run_seq2seq(cfg, make_plots=True):
+    """Train as the book does and write the run folder; returns the final result dict."""
+    run = prepare(cfg)
+    model, loader, x_test, t_test, start_id, data = (
+        run.model, run.loader, run.x_test, run.t_test, run.start_id, run.data)
     run_dir = os.path.join(cfg.out_dir, cfg.name or f"{cfg.model}-{cfg.data}"
                            f"{'-reversed' if cfg.reverse else ''}-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(run_dir, exist_ok=True)
@@ -166,12 +192,12 @@ def run_seq2seq(cfg, make_plots=True):
                    ModelCheckpoint(run_dir), CSVLogger(os.path.join(run_dir, "metrics.csv")),
                    JSONLLogger(os.path.join(run_dir, "metrics.jsonl"))])
     print(f"training {cfg.model} on {cfg.data}{' (reversed questions)' if cfg.reverse else ''}"
-          f" ({len(x)} train / {len(x_test)} test pairs) for {cfg.epochs} epochs on "
+          f" ({len(loader.dataset)} train / {len(x_test)} test pairs) for {cfg.epochs} epochs on "
           f"{cfg.device}; run folder {run_dir}")
     start = time.perf_counter()
     trainer.fit(loader, epochs=cfg.epochs)
     accuracy, guesses = exact_match(model, x_test, t_test, start_id, device=cfg.device)
-    correct = int(round(accuracy * len(x_test)))
+    correct = round(accuracy * len(x_test))
     result = {"accuracy": accuracy, "correct": correct, "total": len(x_test),
               "train_loss": trainer.history[-1]["train_loss"], "epochs": trainer.epoch,
               "seconds": round(time.perf_counter() - start, 1), "checkpoint": "last.ckpt"}
@@ -214,5 +240,5 @@ def evaluate_seq2seq(state, device="cpu"):
     model.load_state_dict(state["model"])
     accuracy, _ = exact_match(model.to(device), x_test, t_test, state["config"]["start_id"],
                               device=device)
-    return {"accuracy": accuracy, "correct": int(round(accuracy * len(x_test))),
+    return {"accuracy": accuracy, "correct": round(accuracy * len(x_test)),
             "total": len(x_test)}
