@@ -268,8 +268,12 @@ def _train_config(args):
 
 
 def cmd_evaluate(args) -> int:
-    from ember.train import pipeline
-    result = pipeline.evaluate_checkpoint(args.checkpoint, device=args.device)
+    from ember.train import pipeline, seq2seq
+    state = pipeline.load_run_state(args.checkpoint)
+    if state["config"].get("task") == "seq2seq":  # the greedy exact match, no loss
+        result = seq2seq.evaluate_seq2seq(state, device=args.device)
+    else:
+        result = pipeline.evaluate_checkpoint(args.checkpoint, args.device, state)
     loss = f", test loss {result['loss']:.4f}" if "loss" in result else " (exact match)"
     print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']})"
           + loss)

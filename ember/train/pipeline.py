@@ -185,14 +185,10 @@ def load_run(checkpoint, device="cpu", state=None):
     return model.to(device).eval(), cfg, info
 
 
-def evaluate_checkpoint(checkpoint, device="cpu"):
-    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing (for an
-    ``ember seq2seq`` checkpoint: the greedy exact match, no loss)."""
+def evaluate_checkpoint(checkpoint, device="cpu", state=None):
+    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing
+    (``state``: the checkpoint's contents, if already loaded)."""
     from ember.data import DataLoader, TensorDataset, datasets
-    state = load_run_state(checkpoint)
-    if state["config"].get("task") == "seq2seq":
-        from ember.train.seq2seq import evaluate_seq2seq
-        return evaluate_seq2seq(state, device)
     model, cfg, info = load_run(checkpoint, device, state)
     test_set = datasets.get_dataset(cfg["data"], train=False, root=cfg.get("data_root") or None)
     x, y = limit(*images_of(test_set), cfg.get("limit", 0) // 5)

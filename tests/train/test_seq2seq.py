@@ -15,6 +15,7 @@ from ember.train.seq2seq import (
     Seq2seqConfig,
     Seq2seqTrainer,
     check_config,
+    evaluate_seq2seq,
     exact_match,
     run_seq2seq,
     sequence_loss,
@@ -71,7 +72,7 @@ def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peek
     assert history[-1]["test_accuracy"] == result["accuracy"]
     assert result["total"] == 51 and 0 <= result["correct"] <= 51  # --limit 256: 256 / 51
     assert "epoch 2: train loss" in capsys.readouterr().out
-    again = pipeline.evaluate_checkpoint(str(run_dir / "last.ckpt"))
+    again = evaluate_seq2seq(pipeline.load_run_state(str(run_dir / "last.ckpt")))
     assert (again["accuracy"], again["correct"], again["total"]) == \
         (result["accuracy"], result["correct"], result["total"])
     lines = (run_dir / "samples.txt").read_text().splitlines()
