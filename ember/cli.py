@@ -1,4 +1,4 @@
-"""The ``ember`` command line: train, evaluate, predict, summary, list, demo.
+"""The ``ember`` command line: train, evaluate, predict, summary, list, seq2seq, demo.
 
 ``ember train`` with no arguments trains LeNet-5 on the Fashion-MNIST subset that ships
 inside ember and writes ``runs/<name>/`` with the checkpoint, the config, the metric logs
@@ -163,14 +163,17 @@ def _datasets(cfg):
 
 
 def _model_kwargs(name, num_classes, in_channels, image_size):
-    """The builder's arguments for this data (LeNet-5 also needs the image size)."""
+    """The builder's arguments for this data (LeNet-5 also needs the image size, the
+    MNIST-1D GRU the sequence length)."""
     import inspect
 
     from ember import models
     _choose("model", name, models.list_models())
     kwargs = {"num_classes": num_classes, "in_channels": in_channels}
-    if "input_size" in inspect.signature(models.get_builder(name)).parameters:
-        kwargs["input_size"] = image_size[-1]
+    params = inspect.signature(models.get_builder(name)).parameters
+    for size_name in ("input_size", "time_steps"):
+        if size_name in params:
+            kwargs[size_name] = image_size[-1]
     return kwargs
 
 
@@ -265,10 +268,15 @@ def _train_config(args):
 
 
 def cmd_evaluate(args) -> int:
-    from ember.train import pipeline
-    result = pipeline.evaluate_checkpoint(args.checkpoint, device=args.device)
-    print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}), "
-          f"test loss {result['loss']:.4f}")
+    from ember.train import pipeline, seq2seq
+    state = pipeline.load_run_state(args.checkpoint)
+    if state["config"].get("task") == "seq2seq":  # the greedy exact match, no loss
+        result = seq2seq.evaluate_seq2seq(state, device=args.device)
+    else:
+        result = pipeline.evaluate_checkpoint(args.checkpoint, args.device, state)
+    loss = f", test loss {result['loss']:.4f}" if "loss" in result else " (exact match)"
+    print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']})"
+          + loss)
     return 0
 
 
@@ -303,6 +311,24 @@ def cmd_summary(args) -> int:
     model = models.get_model(args.model, **_model_kwargs(args.model, args.num_classes, size[0],
                                                           size[1:]))
     print(ember.summary(model, size))
+    return 0
+
+
+def cmd_seq2seq(args) -> int:
+    from ember.train import seq2seq
+    cfg = seq2seq.Seq2seqConfig(**{k: v for k, v in vars(args).items()
+                                   if k in {f.name for f in dataclasses.fields(
+                                       seq2seq.Seq2seqConfig)}})
+    try:
+        seq2seq.check_config(cfg)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    make_plots = _plots_available()
+    if not make_plots:
+        _warn("seq2seq", "matplotlib is not installed: training without the plots")
+    result = seq2seq.run_seq2seq(cfg, make_plots=make_plots)
+    print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}) "
+          f"exact match, {result['seconds']:.1f} s; wrote {result['run_dir']}")
     return 0
 
 
@@ -388,6 +414,34 @@ def build_parser():
     li = sub.add_parser("list", help="list models or datasets")
     li.add_argument("what", help="models or datasets")
     li.set_defaults(func=cmd_list)
+
+    q = sub.add_parser("seq2seq", help="seq2seq on the addition or date set (DLfS2 ch. 7)",
+                       description="Train the book's Seq2seq (Embedding 16, LSTM 128) with "
+                       "Adam, batch 128, gradient norm clipped to 5, teacher forcing; after "
+                       "each epoch, the greedy exact-match accuracy on the test questions.",
+                       epilog=EPILOG)
+    q.add_argument("--data", default="addition", help="addition (default) or dates")
+    q.add_argument("--reverse", action="store_true", help="reverse the question characters")
+    q.add_argument("--peeky", action="store_true", help="PeekySeq2seq: the decoder sees the "
+                   "encoder's state at every step")
+    q.add_argument("--epochs", type=int, default=25)
+    q.add_argument("--batch-size", dest="batch_size", type=int, default=128)
+    q.add_argument("--lr", type=float, default=0.001, help="Adam's learning rate")
+    q.add_argument("--max-grad", dest="max_grad", type=float, default=5.0,
+                   help="clip the gradient's global norm to this")
+    q.add_argument("--wordvec-size", dest="wordvec_size", type=int, default=16)
+    q.add_argument("--hidden-size", dest="hidden_size", type=int, default=128)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--device", default="cpu")
+    q.add_argument("--limit", type=int, default=0, help="use a random N training / N/5 test "
+                   "pairs (quick runs)")
+    q.add_argument("--name", default="", help="run folder name under --out-dir")
+    q.add_argument("--out-dir", dest="out_dir", default="runs")
+    q.add_argument("--data-root", dest="data_root", default="",
+                   help="a folder with addition.txt / date.txt")
+    q.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bars")
+    q.set_defaults(func=cmd_seq2seq)
 
     d = sub.add_parser("demo", help="a 2-layer MLP trained with the core API on spiral data")
     d.add_argument("--steps", type=_at_least(0), default=2000)

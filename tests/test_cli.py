@@ -30,7 +30,7 @@ def run(*args, cwd, timeout=300):
 
 
 def test_help_for_every_command(capsys):
-    for cmd in ("train", "evaluate", "predict", "summary", "list", "demo"):
+    for cmd in ("train", "evaluate", "predict", "summary", "list", "seq2seq", "demo"):
         with pytest.raises(SystemExit) as e:
             main([cmd, "--help"])
         assert e.value.code == 0
@@ -323,3 +323,53 @@ def test_evaluate_names_a_file_that_is_not_an_ember_train_checkpoint(tmp_path, c
         capsys.readouterr().err)
     assert main(["train", "--resume", str(tmp_path / "weights.pt")]) == 1
     assert "weights.pt' is a bare state_dict" in capsys.readouterr().err
+
+
+def test_train_a_gru_on_mnist1d_then_evaluate_and_predict(tmp_path):
+    """1-D float signals through the same pipeline: fed as they are, the GRU's sequence
+    length from the data, line plots of the misclassified signals."""
+    out = run("train", "--data", "mnist1d", "--model", "gru1d", "--optimizer", "adam",
+              "--lr", "0.01", "--batch-size", "100", "--epochs", "2", "--scheduler", "none",
+              "--val-fraction", "0", "--limit", "400", "--name", "g", "--out-dir",
+              str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "epoch 2/2" in out.stderr  # the progress bar
+    run_dir = tmp_path / "g"
+    for name in ("last.ckpt", "results.json", "curves.png", "confusion.png",
+                 "misclassified.png"):
+        assert (run_dir / name).exists(), name
+    reported = re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\)", out.stdout)
+    assert reported.group(3) == "80"  # --limit 400: 400 train, 80 test signals
+    ev = run("evaluate", str(run_dir / "last.ckpt"), cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    assert re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\)", ev.stdout).groups() == \
+        reported.groups()
+    np.save(tmp_path / "sig.npy", ember.data.get_dataset("mnist1d", train=False).data[:2])
+    pr = run("predict", str(run_dir / "last.ckpt"), str(tmp_path / "sig.npy"), cwd=tmp_path)
+    assert pr.returncode == 0, pr.stderr
+    assert pr.stdout.count("%") == 6 and "sig.npy[1]" in pr.stdout
+
+
+def test_seq2seq_on_a_subset_then_evaluate(tmp_path):
+    try:
+        ember.data.datasets.Addition(train=False)
+    except ember.data.datasets.DatasetNotFoundError:
+        pytest.skip("addition.txt is not on this machine; Addition(download=True) gets it")
+    out = run("seq2seq", "--epochs", "2", "--limit", "256", "--batch-size", "64",
+              "--hidden-size", "16", "--reverse", "--peeky", "--name", "s", "--out-dir",
+              str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "epoch 2/2" in out.stderr and "epoch 2: train loss" in out.stdout
+    reported = re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\) exact match", out.stdout)
+    assert reported.group(3) == "51"
+    ev = run("evaluate", str(tmp_path / "s" / "last.ckpt"), cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    assert re.search(r"test accuracy (\d\.\d+) \((\d+)/(\d+)\) \(exact match\)",
+                     ev.stdout).groups() == reported.groups()
+
+
+def test_seq2seq_usage_errors(capsys):
+    assert main(["seq2seq", "--data", "mnist", "--no-progress"]) == 2
+    assert_one_line(capsys, "seq2seq", "--data must be one of addition, dates")
+    assert main(["seq2seq", "--epochs", "0", "--no-progress"]) == 2
+    assert_one_line(capsys, "seq2seq", "--epochs must be >= 1, got 0")

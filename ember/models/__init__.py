@@ -1,4 +1,4 @@
-"""The CNN architectures of the lessons, by name.
+"""The architectures of the lessons (CNNs, and the MNIST-1D GRU), by name.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
@@ -12,6 +12,7 @@ import functools
 from ember.models.alexnet import AlexNet, alexnet
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
+from ember.models.gru1d import GRU1D, gru1d
 from ember.models.lenet import LeNet5, lenet5
 from ember.models.resnet import (
     CifarResNet,
@@ -31,13 +32,13 @@ from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, v
                               vgg19, vgg19_bn, vgg_small_bn)
 
 __all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "DLFSNet", "GoogLeNet", "GoogLeNetOutputs",
-           "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
+           "GRU1D", "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
     vgg19_bn,
-    googlenet, resnet18, resnet34, resnet50, resnet101, resnet152,
+    googlenet, gru1d, resnet18, resnet34, resnet50, resnet101, resnet152,
     resnet20, resnet32, resnet44, resnet56, resnet110)}
 
 

@@ -1,5 +1,10 @@
 """What ``ember train / evaluate / predict`` do around the Trainer: turn a data set into
-normalised array loaders, write the run's plots, rebuild a model from a checkpoint."""
+normalised array loaders, write the run's plots, rebuild a model from a checkpoint.
+
+Image data sets hold uint8 pixels: they are scaled to [0, 1] and standardised with the
+training set's mean and std. Float data sets (1-D signals such as MNIST-1D, shaped
+(N, C, L) like ``Conv1d`` input) are fed as they are, as their papers do (mean 0, std 1,
+scale 1 are recorded instead)."""
 from __future__ import annotations
 
 import dataclasses
@@ -60,20 +65,31 @@ class Loaders:
     mean: float
     std: float
     image_size: tuple
+    scale: float = 255.0  # pixel values are divided by it before standardising
 
 
 def images_of(dataset):
-    """(N, C, H, W) uint8 images and int64 labels of an array-backed data set."""
+    """(N, C, H, W) uint8 images (or (N, C, L) float signals) and int64 labels of an
+    array-backed data set."""
     x = np.asarray(dataset.data)
-    if x.ndim == 3:
+    if x.ndim in (2, 3):  # (N, L) signals, (N, H, W) gray images: one channel
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
         x = x.transpose(0, 3, 1, 2)  # NHWC -> NCHW
     return x, np.asarray(dataset.targets, dtype=np.int64)
 
 
-def normalise(x_uint8, mean, std):
-    return ((x_uint8.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+def normalise(x, mean, std, scale=255.0):
+    """``(x / scale - mean) / std`` in float32."""
+    return ((x.astype(np.float32) / scale - mean) / std).astype(np.float32)
+
+
+def statistics(x):
+    """(mean, std, scale) that :func:`normalise` uses: the pixel statistics of uint8 images
+    in [0, 1], or the identity for float data (fed as it is)."""
+    if x.dtype != np.uint8:
+        return 0.0, 1.0, 1.0
+    return float(x.mean() / 255.0), float(x.std() / 255.0), 255.0
 
 
 def limit(x, y, n, seed=0):
@@ -88,15 +104,17 @@ def make_loaders(train_set, test_set, cfg) -> Loaders:
     from ember.data import ArrayDataset, DataLoader, TensorDataset, transforms
     x_train, y_train = limit(*images_of(train_set), cfg.limit)
     x_test, y_test = limit(*images_of(test_set), cfg.limit // 5)
-    mean = float(x_train.mean() / 255.0)
-    std = float(x_train.std() / 255.0)
-    x_train, x_test = normalise(x_train, mean, std), normalise(x_test, mean, std)
+    mean, std, scale = statistics(x_train)
+    x_train, x_test = normalise(x_train, mean, std, scale), normalise(x_test, mean, std, scale)
     num_classes = int(max(y_train.max(), y_test.max()) + 1)
     # hold out a random (seeded) fraction of the training set for validation
     order = ember.randperm(len(x_train)).numpy()
     n_val = int(round(cfg.val_fraction * len(x_train)))
     val_idx, train_idx = order[:n_val], order[n_val:]
     augment = None
+    if cfg.augment and x_train.ndim != 4:
+        raise RunError(f"--augment crops and flips images; data set {cfg.data!r} holds "
+                       f"{x_train.ndim - 2}-D signals of shape {x_train.shape[1:]}")
     if cfg.augment:  # on normalised arrays: pad with the value black pixels have
         h, w = x_train.shape[-2:]
         augment = transforms.Compose([transforms.RandomCrop((h, w), padding=2,
@@ -109,7 +127,7 @@ def make_loaders(train_set, test_set, cfg) -> Loaders:
     test = DataLoader(TensorDataset(x_test, y_test), batch_size=256)
     names = list(getattr(train_set, "classes", None) or [str(i) for i in range(num_classes)])
     return Loaders(train, val, test, num_classes, x_train.shape[1], names, mean, std,
-                   tuple(x_train.shape[2:]))
+                   tuple(x_train.shape[2:]), scale)
 
 
 PLOT_FILES = ("curves.png", "lr.png", "confusion.png", "misclassified.png")
@@ -121,7 +139,8 @@ def finish_run(trainer, loaders, run_dir, make_plots=True):
     result = trainer.evaluate(loaders.test, num_classes=loaders.num_classes, keep_examples=25)
     summary = {k: result[k] for k in ("loss", "accuracy", "correct", "total")}
     summary.update(checkpoint="last.ckpt", mean=loaders.mean, std=loaders.std,
-                   class_names=loaders.class_names, image_size=loaders.image_size)
+                   scale=loaders.scale, class_names=loaders.class_names,
+                   image_size=loaders.image_size)
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         import json
         json.dump(summary, f, indent=2)
@@ -134,23 +153,24 @@ def finish_run(trainer, loaders, run_dir, make_plots=True):
     wrong = result["misclassified"]
     plots.plot_misclassified([w[0] for w in wrong], [w[1] for w in wrong],
                              [w[2] for w in wrong], os.path.join(run_dir, "misclassified.png"),
-                             loaders.class_names)
+                             loaders.class_names, signals=len(loaders.image_size) == 1)
     return result
 
 
 def preprocessing(loaders):
     """What evaluate/predict need besides the weights; stored in every checkpoint's config,
     so the ``last.ckpt`` of an interrupted run (no results.json) is usable on its own."""
-    return {"mean": loaders.mean, "std": loaders.std, "class_names": list(loaders.class_names),
-            "image_size": list(loaders.image_size)}
+    return {"mean": loaders.mean, "std": loaders.std, "scale": loaders.scale,
+            "class_names": list(loaders.class_names), "image_size": list(loaders.image_size)}
 
 
-def load_run(checkpoint, device="cpu"):
-    """Rebuild (model, config, info) from a checkpoint written by ``ember train``; ``info``
-    holds the normalisation statistics, class names and image size (from the checkpoint;
-    results.json beside it for checkpoints written before they were stored there)."""
+def load_run(checkpoint, device="cpu", state=None):
+    """Rebuild (model, config, info) from a checkpoint written by ``ember train`` (``state``:
+    its contents, if already loaded); ``info`` holds the normalisation statistics, class names
+    and image size (from the checkpoint; results.json beside it for checkpoints written before
+    they were stored there)."""
     from ember import models
-    state = load_run_state(checkpoint)
+    state = load_run_state(checkpoint) if state is None else state
     cfg = state["config"]
     run_dir = os.path.dirname(os.path.abspath(checkpoint))
     info_path = os.path.join(run_dir, "results.json")
@@ -165,14 +185,15 @@ def load_run(checkpoint, device="cpu"):
     return model.to(device).eval(), cfg, info
 
 
-def evaluate_checkpoint(checkpoint, device="cpu"):
-    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing."""
+def evaluate_checkpoint(checkpoint, device="cpu", state=None):
+    """Test-set loss and accuracy of a checkpoint, with the run's own preprocessing
+    (``state``: the checkpoint's contents, if already loaded)."""
     from ember.data import DataLoader, TensorDataset, datasets
-    model, cfg, info = load_run(checkpoint, device)
+    model, cfg, info = load_run(checkpoint, device, state)
     test_set = datasets.get_dataset(cfg["data"], train=False, root=cfg.get("data_root") or None)
     x, y = limit(*images_of(test_set), cfg.get("limit", 0) // 5)
-    mean, std = _stats(info, cfg)
-    loader = DataLoader(TensorDataset(normalise(x, mean, std), y), batch_size=256)
+    mean, std, scale = _stats(info, cfg)
+    loader = DataLoader(TensorDataset(normalise(x, mean, std, scale), y), batch_size=256)
     from ember.train.trainer import Trainer
     trainer = Trainer(model, ember.nn.CrossEntropyLoss(), _NoOptimizer(),
                                   device=device, progress=False)
@@ -184,7 +205,7 @@ def _stats(info, cfg):
         raise FileNotFoundError("the checkpoint holds no normalisation statistics (it was "
                                 "written by an older ember) and results.json is missing "
                                 "beside it; keep the run folder together")
-    return info["mean"], info["std"]
+    return info["mean"], info["std"], info.get("scale", 255.0)  # older runs: images
 
 
 class _NoOptimizer:
@@ -240,12 +261,13 @@ def _one_line(e):
 
 
 def read_images(path, image_size):
-    """[(label, H x W image), ...] of one file: one entry per image of a .npy stack."""
+    """[(label, H x W image), ...] of one file: one entry per image of a .npy stack (for
+    models of 1-D signals, an ``image_size`` of one length L: (L,) each, N x L stacks)."""
     img = read_image(path)
     size = tuple(image_size) if image_size else img.shape[-2:]
-    if img.ndim == 4 and 1 in (img.shape[1], img.shape[-1]):
+    if img.ndim == len(size) + 2 and 1 in (img.shape[1], img.shape[-1]):
         img = img[:, 0] if img.shape[1] == 1 else img[..., 0]
-    if img.ndim == 3 and img.shape[1:] == size:
+    if img.ndim == len(size) + 1 and img.shape[1:] == size:
         images = [(f"{path}[{i}]", im) for i, im in enumerate(img)] if len(img) > 1 \
             else [(path, img[0])]
     else:
@@ -254,7 +276,7 @@ def read_images(path, image_size):
         if im.shape != size:
             raise RunError(f"image '{path}' has shape {img.shape}, but the model was trained "
                            f"on {size} images (a .npy file may also hold a stack N x "
-                           f"{size[0]} x {size[1]})")
+                           f"{' x '.join(map(str, size))})")
         if not np.isfinite(im).all():
             raise RunError(f"image '{label}' contains NaN or infinite values; pass pixel "
                            "values in [0, 255]")
@@ -265,12 +287,12 @@ def predict_files(checkpoint, paths, k=3):
     """[(label, [(class name, probability), ...]), ...] for image files: one entry per image
     (a .npy stack gives one per image, labelled ``path[i]``)."""
     model, cfg, info = load_run(checkpoint)
-    mean, std = _stats(info, cfg)
+    mean, std, scale = _stats(info, cfg)
     names = info.get("class_names")
     out = []
     for path in paths:
         for label, img in read_images(path, info.get("image_size")):
-            x = ((img / 255.0 - mean) / std).astype(np.float32)[None, None]
+            x = ((img / scale - mean) / std).astype(np.float32)[None, None]
             with ember.no_grad():
                 probs = model(ember.tensor(x)).softmax(1).numpy()[0]
             top = np.argsort(-probs)[:k]

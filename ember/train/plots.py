@@ -17,12 +17,13 @@ def _pyplot():
 
 
 def plot_curves(history, path):
-    """Loss and accuracy per epoch, train against validation, side by side."""
+    """Loss and accuracy per epoch, train against validation (and test, where an epoch
+    logged it), side by side."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("loss", "accuracy")):
-        for split, style in (("train", "-o"), ("val", "-s")):
+        for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
             values = [h.get(f"{split}_{key}") for h in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], style,
@@ -73,8 +74,10 @@ def plot_confusion(matrix, path, class_names=None):
     return path
 
 
-def plot_misclassified(images, true, pred, path, class_names=None, max_images=25):
-    """A grid of misclassified examples titled 'true -> predicted'."""
+def plot_misclassified(images, true, pred, path, class_names=None, max_images=25,
+                       signals=False):
+    """A grid of misclassified examples titled 'true -> predicted'; with ``signals``, each
+    example is a (C, L) 1-D signal drawn as C curves."""
     plt = _pyplot()
     images = np.asarray(images)[:max_images]
     k = len(images)
@@ -85,15 +88,22 @@ def plot_misclassified(images, true, pred, path, class_names=None, max_images=25
     for ax in axes.ravel():
         ax.axis("off")
     for ax, img, t, p in zip(axes.ravel(), images, true, pred):
-        img = img[0] if img.ndim == 3 and img.shape[0] == 1 else (
-            img.transpose(1, 2, 0) if img.ndim == 3 else img)
-        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        if signals:
+            ax.plot(np.atleast_2d(img).T, lw=1)
+        else:
+            _show_image(ax, img)
         label = f"{names[t]}\n-> {names[p]}" if names else f"{t} -> {p}"
         ax.set_title(label, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _show_image(ax, img):
+    img = img[0] if img.ndim == 3 and img.shape[0] == 1 else (
+        img.transpose(1, 2, 0) if img.ndim == 3 else img)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
 
 
 def ensure_dir(path):

@@ -42,6 +42,11 @@ def _progress(iterable, total, desc, enabled):
 class Trainer:
     """Train ``model`` with ``loss_fn`` and ``optimizer``.
 
+    A batch is ``(input, target)``, or ``(input_1, ..., input_k, target)`` for a model of
+    several inputs (a seq2seq model reads the question and the teacher-forced answer): the
+    model gets every element but the last, ``loss_fn(output, target)`` the output and the
+    last.
+
     Args:
         scheduler: an ``ember.optim.lr_scheduler`` object, stepped every epoch (or every
             batch with ``scheduler_interval="step"``, e.g. OneCycleLR); ReduceLROnPlateau
@@ -97,8 +102,8 @@ class Trainer:
         bar = _progress(loader, len(loader), desc, self.progress)
         seen, start = 0, time.perf_counter()
         for step, batch in enumerate(bar, 1):
-            x, y = _batch_to(batch, self.device)
-            out = self.model(x)
+            *xs, y = _batch_to(batch, self.device)
+            out = self.model(*xs)
             loss = self.loss_fn(out, y)
             value = loss.item()
             if not math.isfinite(value):
@@ -150,8 +155,8 @@ class Trainer:
         preds, targets, wrong = [], [], []
         with ember.no_grad():
             for batch in loader:
-                x, y = _batch_to(batch, self.device)
-                out = self.model(x)
+                *xs, y = _batch_to(batch, self.device)
+                out = self.model(*xs)
                 loss_avg.update(self.loss_fn(out, y).item(), len(y))
                 pred = backend.to_numpy(out.array.argmax(1))
                 true = backend.to_numpy(y.array)
@@ -161,8 +166,8 @@ class Trainer:
                 targets.append(true)
                 if keep_examples and len(wrong) < keep_examples:
                     bad = np.flatnonzero(pred != true)[:keep_examples - len(wrong)]
-                    xs = backend.to_numpy(x.array)
-                    wrong.extend((xs[i], int(true[i]), int(pred[i])) for i in bad)
+                    inputs = backend.to_numpy(xs[0].array)
+                    wrong.extend((inputs[i], int(true[i]), int(pred[i])) for i in bad)
         result = {"loss": loss_avg.value, "accuracy": correct / max(total, 1),
                   "correct": correct, "total": total,
                   "predictions": np.concatenate(preds) if preds else np.zeros(0, np.int64),

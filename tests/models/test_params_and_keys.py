@@ -40,6 +40,7 @@ BN = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     ("googlenet", {}, 13_004_888),
     ("lenet5", {}, 61_706),
     ("lenet5", {"c3_table": True}, 61_706),  # masked weights still exist (effective 60,806)
+    ("gru1d", {}, 5_134),  # MNIST-1D GRU: 2 x 162 (GRU) + 480 x 10 + 10 (linear)
 ])
 def test_parameter_count(name, kwargs, expected):
     assert n_params(build(name, **kwargs)) == expected
