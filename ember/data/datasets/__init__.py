@@ -1,11 +1,14 @@
 """Data sets: MNIST, Fashion-MNIST (and the subset shipped with ember), CIFAR-10/100,
-scikit-learn's digits, MNIST-1D; and a registry to get one by name.
+scikit-learn's digits, MNIST-1D; the sequence sets Addition and Dates (seq2seq, "Deep Learning
+from Scratch 2") and Shakespeare (characters; a 32 KB excerpt ships with ember); and a registry
+to get one by name.
 
     >>> train = get_dataset("fashion-mnist-subset", train=True)   # no download needed
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 from ember.data.datasets._download import DatasetIntegrityError, DatasetNotFoundError
@@ -14,9 +17,12 @@ from ember.data.datasets.digits import Digits
 from ember.data.datasets.fashion_subset import FashionMNISTSubset
 from ember.data.datasets.mnist import MNIST, FashionMNIST
 from ember.data.datasets.mnist1d import MNIST1D
+from ember.data.datasets.shakespeare import Shakespeare
+from ember.data.datasets.text_pairs import Addition, Dates
 
 __all__ = ["MNIST", "FashionMNIST", "FashionMNISTSubset", "CIFAR10", "CIFAR100", "Digits",
-           "MNIST1D", "DatasetNotFoundError", "DatasetIntegrityError", "UnsafePickleError",
+           "MNIST1D", "Addition", "Dates", "Shakespeare", "DatasetNotFoundError",
+           "DatasetIntegrityError", "UnsafePickleError",
            "get_dataset", "list_datasets", "register_dataset"]
 
 DEFAULT_DATASET = "fashion-mnist-subset"
@@ -61,3 +67,8 @@ register_dataset("cifar10", CIFAR10)
 register_dataset("cifar100", CIFAR100)
 register_dataset("digits", Digits, takes_root=False)
 register_dataset("mnist1d", MNIST1D, takes_root=False)
+register_dataset("addition", Addition)
+register_dataset("dates", Dates)
+register_dataset("shakespeare", Shakespeare)
+register_dataset("shakespeare-excerpt", functools.partial(Shakespeare, excerpt=True),
+                 takes_root=False)

@@ -2,8 +2,10 @@
 
 Where ember looks, in order: the ``root`` argument, ``$EMBER_DATA``, ``~/.cache/ember`` (each
 as ``<dir>``, ``<dir>/<Folder>`` and ``<dir>/<Folder>/raw``, so a torchvision ``root`` works),
-then system copies such as Debian's ``/usr/share/datasets``. Downloads go to the first of
-``root``, ``$EMBER_DATA``, ``~/.cache/ember`` and are verified before they are kept.
+then system copies such as Debian's ``/usr/share/datasets``, then (for the data sets that use
+:func:`shared_data_dirs`) a shared, read-only data folder: ``$EMBER_SHARED_DATA`` when set, and
+``shared/data`` beside a source checkout of ember when that folder exists. Downloads go to the
+first of ``root``, ``$EMBER_DATA``, ``~/.cache/ember`` and are verified before they are kept.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import zlib
 from pathlib import Path
 
 __all__ = ["DatasetNotFoundError", "DatasetIntegrityError", "data_roots", "file_digest",
-           "locate", "download_url", "read_maybe_gzip"]
+           "locate", "download_url", "read_maybe_gzip", "shared_data_dirs"]
 
 DOWNLOAD_TIMEOUT_S = 30
 
@@ -35,6 +37,19 @@ def data_roots(root=None) -> list[Path]:
         roots.append(Path(os.environ["EMBER_DATA"]).expanduser())
     roots.append(Path.home() / ".cache" / "ember")
     return roots
+
+
+def shared_data_dirs(folder) -> list[Path]:
+    """``<shared>/<folder>`` for each shared data folder that exists: ``$EMBER_SHARED_DATA``,
+    then ``shared/data`` beside the repository root when ember runs from a source checkout
+    (a folder holding ``pyproject.toml`` and ``ember/``). An installed ember needs neither."""
+    bases = []
+    if os.environ.get("EMBER_SHARED_DATA"):
+        bases.append(Path(os.environ["EMBER_SHARED_DATA"]).expanduser())
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file():
+        bases.append(checkout.parent / "shared" / "data")
+    return [b / folder for b in dict.fromkeys(bases) if (b / folder).is_dir()]
 
 
 def file_digest(path, algorithm="md5", data=None) -> str:
@@ -141,24 +156,26 @@ def locate(title, folder, names, root=None, download=True, fetch=None, system_di
         "Or put the files in one of those folders, or point EMBER_DATA or root= at them.")
 
 
-def download_url(urls, destination, md5) -> Path:
-    """Download the first working URL of ``urls`` to ``destination`` and check its MD5; a
-    partial or corrupt download never takes the final name."""
+def download_url(urls, destination, md5=None, sha256=None) -> Path:
+    """Download the first working URL of ``urls`` to ``destination`` and check its MD5 (or its
+    SHA-256 when ``sha256`` is given); a partial or corrupt download never takes the final
+    name."""
+    algorithm, expected = ("sha256", sha256) if sha256 is not None else ("md5", md5)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     part = destination.with_name(destination.name + ".part")
     errors = []
     for url in urls:
         try:
-            h = hashlib.md5()
+            h = hashlib.new(algorithm)
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
                     open(part, "wb") as f:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     h.update(chunk)
                     f.write(chunk)
-            if h.hexdigest() != md5:
-                raise DatasetIntegrityError(f"{url}: MD5 {h.hexdigest()} is not the official "
-                                            f"{md5}")
+            if h.hexdigest() != expected:
+                raise DatasetIntegrityError(f"{url}: {algorithm.upper()} {h.hexdigest()} is not "
+                                            f"the official {expected}")
             os.replace(part, destination)
             return destination
         except (OSError, urllib.error.URLError, DatasetIntegrityError) as e:
