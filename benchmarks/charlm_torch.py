@@ -20,12 +20,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import ember  # noqa: E402
-from ember.models.charlm import CharLSTM  # noqa: E402
-from ember.train.charlm import CharLMConfig, eval_starts, load_data, train_starts  # noqa: E402
+import ember
+from ember.models.charlm import CharLSTM
+from ember.train.charlm import CharLMConfig, eval_starts, load_data, train_starts
 
 
 class TorchCharLSTM(torch.nn.Module):

@@ -1,4 +1,5 @@
-"""The CNN architectures of the lessons, by name.
+"""The CNN architectures of the lessons, by name; and the character LSTM of the sequence
+tasks (``CharLSTM``, ``ember.models.charlm``), outside the registry of image classifiers.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
@@ -10,6 +11,7 @@ import difflib
 import functools
 
 from ember.models.alexnet import AlexNet, alexnet
+from ember.models.charlm import CharLSTM
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from ember.models.lenet import LeNet5, lenet5
 from ember.models.resnet import (
@@ -29,8 +31,8 @@ from ember.models.resnet import (
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
 
-__all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5",
-           "ResNet",
+__all__ = ["VGG", "SmallVGG", "AlexNet", "CharLSTM", "CifarResNet", "GoogLeNet",
+           "GoogLeNetOutputs", "LeNet5", "ResNet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (

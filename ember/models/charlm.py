@@ -14,7 +14,7 @@ import ember
 from ember import nn
 from ember.nn import functional as F
 
-__all__ = ["CharLSTM", "char_lstm", "generate"]
+__all__ = ["CharLSTM", "generate"]
 
 
 class CharLSTM(nn.Module):
@@ -67,11 +67,6 @@ class CharLSTM(nn.Module):
     def extra_repr(self):
         return (f"vocab_size={self.vocab_size}, embed_dim={self.embed_dim}, "
                 f"hidden_size={self.hidden_size}, num_layers={self.num_layers}")
-
-
-def char_lstm(vocab_size, embed_dim=None, hidden_size=256, num_layers=1, dropout=0.0):
-    """A :class:`CharLSTM` (one 256-unit layer, one-hot input by default)."""
-    return CharLSTM(vocab_size, embed_dim, hidden_size, num_layers, dropout)
 
 
 @ember.no_grad()

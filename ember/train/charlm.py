@@ -134,7 +134,6 @@ def train_charlm(cfg: CharLMConfig):
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
-    log = open(os.path.join(run_dir, "metrics.jsonl"), "w")
     extra = {"config": dataclasses.asdict(cfg), "model_kwargs": kwargs,
              "chars": "".join(train.chars), "history": []}
     print(f"charlm: LSTM({kwargs['embed_dim'] or 'one-hot'} -> {cfg.hidden} x {cfg.layers}) "
@@ -143,7 +142,7 @@ def train_charlm(cfg: CharLMConfig):
           f"run folder {run_dir}")
     start, running = time.perf_counter(), []
     bar = _progress(range(cfg.steps), cfg.steps, "charlm", cfg.progress)
-    with log:
+    with open(os.path.join(run_dir, "metrics.jsonl"), "w") as log:
         for step in bar:
             x, y = train.get_batch(starts[step])
             logits, _ = model(ember.tensor(x))
