@@ -43,7 +43,7 @@ class TorchCharLSTM(torch.nn.Module):
 
     def forward(self, idx, state=None):
         x = (self.encoder(idx) if self.embed_dim is not None else
-             torch.nn.functional.one_hot(idx, self.vocab_size).float())
+             torch.nn.functional.one_hot(idx, self.vocab_size).to(self.decoder.weight.dtype))
         out, state = self.lstm(x, state)
         return self.decoder(self.drop(out)), state
 

@@ -11,25 +11,9 @@ V, H = 11, 7
 
 
 def torch_twin(vocab_size, embed_dim=None, hidden_size=H, num_layers=1):
-    torch = import_torch()
-
-    class Twin(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            if embed_dim is not None:
-                self.encoder = torch.nn.Embedding(vocab_size, embed_dim)
-            self.lstm = torch.nn.LSTM(embed_dim or vocab_size, hidden_size, num_layers,
-                                      batch_first=True)
-            self.drop = torch.nn.Dropout(0.0)
-            self.decoder = torch.nn.Linear(hidden_size, vocab_size)
-
-        def forward(self, idx, state=None):
-            x = (self.encoder(idx) if embed_dim is not None else
-                 torch.nn.functional.one_hot(idx, vocab_size).to(self.decoder.weight.dtype))
-            out, state = self.lstm(x, state)
-            return self.decoder(self.drop(out)), state
-
-    return Twin().double()
+    import_torch()
+    from benchmarks.charlm_torch import TorchCharLSTM
+    return TorchCharLSTM(vocab_size, embed_dim, hidden_size, num_layers).double()
 
 
 def ids(shape, seed=0, vocab=V):
