@@ -135,7 +135,7 @@ def train_charlm(cfg: CharLMConfig):
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     extra = {"config": dataclasses.asdict(cfg), "model_kwargs": kwargs,
-             "chars": "".join(train.chars), "history": []}
+             "chars": "".join(train.chars), "history": [], "train_losses": []}
     print(f"charlm: LSTM({kwargs['embed_dim'] or 'one-hot'} -> {cfg.hidden} x {cfg.layers}) "
           f"on {cfg.data} ({len(train.data)} train / {len(val.data)} val characters, vocab "
           f"{train.vocab_size}); {cfg.steps} steps of {cfg.batch_size} x {cfg.seq_len}; "
@@ -156,6 +156,7 @@ def train_charlm(cfg: CharLMConfig):
             if not np.isfinite(value):
                 raise FloatingPointError(f"charlm: the loss became {value} at step {step + 1}")
             running.append(value)
+            extra["train_losses"].append(value)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{value:.3f}")
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
@@ -173,21 +174,26 @@ def train_charlm(cfg: CharLMConfig):
     result["seconds"] = time.perf_counter() - start
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(result, f, indent=2)
-    plot_loss(extra["history"], os.path.join(run_dir, "loss.png"))
+    plot_loss(extra["train_losses"], extra["history"], os.path.join(run_dir, "loss.png"))
     return result
 
 
-def plot_loss(history, path):
-    """Training (mean over each interval) and validation loss against the step."""
+def plot_loss(train_losses, history, path):
+    """The training loss of every step (and its running mean) and the validation loss of
+    every evaluation, against the step."""
     from ember.train.plots import _pyplot
     try:
         plt = _pyplot()
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    steps = [h["step"] for h in history]
-    ax.plot(steps, [h["train_loss"] for h in history], "-o", label="train")
-    ax.plot(steps, [h["val_loss"] for h in history], "-s", label="validation")
+    losses = np.asarray(train_losses, dtype=float)
+    ax.plot(np.arange(1, len(losses) + 1), losses, color="tab:blue", alpha=0.3, lw=0.8)
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    ax.plot(np.arange(window, len(losses) + 1), smooth, color="tab:blue", label="train")
+    ax.plot([h["step"] for h in history], [h["val_loss"] for h in history], "-s",
+            color="tab:orange", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/char)")
     ax.grid(alpha=0.3)

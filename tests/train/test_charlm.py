@@ -31,6 +31,7 @@ def test_charlm_writes_a_run_folder(run_dir, capsys):
     ckpt = ember.load(run_dir / "last.ckpt")
     assert ckpt["step"] == 4 and ckpt["extra"]["model_kwargs"]["hidden_size"] == 16
     assert len(ckpt["extra"]["chars"]) == 62  # the excerpt's vocabulary
+    assert len(ckpt["extra"]["train_losses"]) == 4
     try:
         import matplotlib  # noqa: F401
         assert "loss.png" in names
