@@ -10,6 +10,8 @@ so each new character costs one step, never a pass over the prefix again.
 """
 from __future__ import annotations
 
+import numpy as np
+
 import ember
 from ember import nn
 from ember.nn import functional as F
@@ -91,7 +93,6 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, gen
     Returns the ids, prompt included, with the prompt's shape but ``max_new_tokens`` longer.
     The model is put in eval mode and left so.
     """
-    import numpy as np
     idx = prompt_ids if isinstance(prompt_ids, ember.Tensor) else ember.tensor(prompt_ids)
     if idx.dim() not in (1, 2) or idx.dtype.kind not in "iu" or idx.shape[-1] < 1:
         raise ValueError(f"generate: prompt_ids must be int ids of shape (time,) or (batch, "
