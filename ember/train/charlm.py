@@ -36,7 +36,7 @@ DATA_SETS = ("shakespeare", "shakespeare-excerpt")
 @dataclasses.dataclass
 class CharLMConfig:
     data: str = "shakespeare"
-    steps: int = 800
+    steps: int = 2000
     batch_size: int = 32
     seq_len: int = 100
     hidden: int = 256
@@ -45,7 +45,7 @@ class CharLMConfig:
     dropout: float = 0.0
     lr: float = 2e-3
     clip: float = 5.0
-    eval_every: int = 200
+    eval_every: int = 250
     eval_windows: int = 512
     seed: int = 0
     name: str = ""
