@@ -2,8 +2,9 @@
 
     python benchmarks/charlm_torch.py --steps 800          # the flags of `ember charlm`
 
-Same data (ember's Shakespeare splits), same batches (the window starts of
-``ember.train.charlm.train_starts``: one seeded NumPy stream), same evaluation windows
+One loop for both: ``ember.train.charlm.fit`` (and its ``evaluate``) written in PyTorch's
+API, run here with ``m=torch``. Same data (ember's Shakespeare splits), same batches (the
+window starts of ``train_starts``: one seeded NumPy stream), same evaluation windows
 (``eval_starts``), same initial weights (ember's freshly seeded CharLSTM copied into the
 torch model by state_dict key), same optimizer (Adam, lr), clipping and float32. Only the
 framework differs, so ember's validation loss should match within noise; it prints the
@@ -16,16 +17,14 @@ import dataclasses
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np
 import torch
 
 import ember
 from ember.models.charlm import CharLSTM
-from ember.train.charlm import CharLMConfig, eval_starts, load_data, train_starts
+from ember.train.charlm import CharLMConfig, fit, load_data
 
 
 class TorchCharLSTM(torch.nn.Module):
@@ -48,21 +47,6 @@ class TorchCharLSTM(torch.nn.Module):
         return self.decoder(self.drop(out)), state
 
 
-def evaluate(model, dataset, starts, batch_size=128):
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(starts), batch_size):
-            x, y = dataset.get_batch(starts[i:i + batch_size])
-            logits, _ = model(torch.from_numpy(x))
-            total += torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1),
-                reduction="sum").item()
-            count += y.size
-    model.train()
-    return total / count
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for f in dataclasses.fields(CharLMConfig):
@@ -83,25 +67,10 @@ def main(argv=None):
                            for k, v in CharLSTM(**kwargs).state_dict().items()})
     torch.manual_seed(cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    starts = train_starts(len(train), cfg.steps, cfg.batch_size, cfg.seed)
-    held_out = eval_starts(len(val), cfg.eval_windows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {cfg}")
-    history, running, start = [], [], time.perf_counter()
-    for step in range(cfg.steps):
-        x, y = train.get_batch(starts[step])
-        logits, _ = model(torch.from_numpy(x))
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, train.vocab_size),
-                                                 torch.from_numpy(y).reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
-        running.append(loss.item())
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            entry = {"step": step + 1, "train_loss": float(np.mean(running)),
-                     "val_loss": evaluate(model, val, held_out),
-                     "seconds": time.perf_counter() - start}
-            running = []
+    history = []
+    for _, _, entry in fit(model, optimizer, train, val, cfg, m=torch):
+        if entry is not None:
             history.append(entry)
             print(json.dumps(entry), flush=True)
     result = dict(history[-1], history=history, config=dataclasses.asdict(cfg),

@@ -27,7 +27,7 @@ from ember.models.charlm import CharLSTM, generate
 from ember.train.pipeline import RunError, check_file
 from ember.train.trainer import _progress
 
-__all__ = ["CharLMConfig", "eval_starts", "evaluate", "generate_text", "load_charlm",
+__all__ = ["CharLMConfig", "eval_starts", "evaluate", "fit", "generate_text", "load_charlm",
            "load_data", "train_charlm", "train_starts"]
 
 DATA_SETS = ("shakespeare", "shakespeare-excerpt")
@@ -101,21 +101,52 @@ def eval_starts(num_windows, count):
                      .astype(np.int64))
 
 
-def evaluate(model, dataset, starts, batch_size=128):
+def evaluate(model, dataset, starts, batch_size=128, m=ember):
     """Mean cross-entropy (nats/char) of ``model`` on the windows of ``dataset`` at
-    ``starts``, each from a zero state."""
+    ``starts``, each from a zero state. ``m`` is the framework: ember, or torch for the twin
+    (the calls are PyTorch's, so one function serves both)."""
     model.eval()
     total, count = 0.0, 0
-    with ember.no_grad():
+    with m.no_grad():
         for i in range(0, len(starts), batch_size):
             x, y = dataset.get_batch(starts[i:i + batch_size])
-            logits, _ = model(ember.tensor(x))
-            loss = ember.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), ember.tensor(y).reshape(-1),
+            logits, _ = model(m.tensor(x))
+            loss = m.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), m.tensor(y).reshape(-1),
                 reduction="sum")
             total, count = total + float(loss.item()), count + y.size
     model.train()
     return total / count
+
+
+def fit(model, optimizer, train, val, cfg, m=ember):
+    """Run ``cfg``'s recipe on ``model``: yields ``(step, loss, entry)`` after every step,
+    ``entry`` being the evaluation (``step``, ``train_loss`` averaged since the last one,
+    ``val_loss``, ``seconds``) every ``eval_every`` steps and at the last, else None.
+    ``m`` is the framework (ember, or torch for the twin)."""
+    starts = train_starts(len(train), cfg.steps, cfg.batch_size, cfg.seed)
+    held_out = eval_starts(len(val), cfg.eval_windows)
+    start, running = time.perf_counter(), []
+    for step in range(1, cfg.steps + 1):
+        x, y = train.get_batch(starts[step - 1])
+        logits, _ = model(m.tensor(x))
+        loss = m.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             m.tensor(y).reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        m.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimizer.step()
+        value = float(loss.item())
+        if not np.isfinite(value):
+            raise FloatingPointError(f"charlm: the loss became {value} at step {step}")
+        running.append(value)
+        entry = None
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            entry = {"step": step, "train_loss": float(np.mean(running)),
+                     "val_loss": evaluate(model, val, held_out, m=m),
+                     "seconds": time.perf_counter() - start}
+            running = []
+        yield step, value, entry
 
 
 def train_charlm(cfg: CharLMConfig):
@@ -127,8 +158,6 @@ def train_charlm(cfg: CharLMConfig):
     kwargs = cfg.model_kwargs(train.vocab_size)
     model = CharLSTM(**kwargs)
     optimizer = ember.optim.Adam(model.parameters(), lr=cfg.lr)
-    starts, held_out = train_starts(len(train), cfg.steps, cfg.batch_size, cfg.seed), \
-        eval_starts(len(val), cfg.eval_windows)
     name = cfg.name or f"charlm-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = os.path.join(cfg.out_dir, name)
     os.makedirs(run_dir, exist_ok=True)
@@ -140,37 +169,22 @@ def train_charlm(cfg: CharLMConfig):
           f"on {cfg.data} ({len(train.data)} train / {len(val.data)} val characters, vocab "
           f"{train.vocab_size}); {cfg.steps} steps of {cfg.batch_size} x {cfg.seq_len}; "
           f"run folder {run_dir}")
-    start, running = time.perf_counter(), []
-    bar = _progress(range(cfg.steps), cfg.steps, "charlm", cfg.progress)
+    start = time.perf_counter()
+    bar = _progress(fit(model, optimizer, train, val, cfg), cfg.steps, "charlm", cfg.progress)
     with open(os.path.join(run_dir, "metrics.jsonl"), "w") as log:
-        for step in bar:
-            x, y = train.get_batch(starts[step])
-            logits, _ = model(ember.tensor(x))
-            loss = ember.nn.functional.cross_entropy(logits.reshape(-1, train.vocab_size),
-                                                     ember.tensor(y).reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            ember.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
-            value = float(loss.item())
-            if not np.isfinite(value):
-                raise FloatingPointError(f"charlm: the loss became {value} at step {step + 1}")
-            running.append(value)
-            extra["train_losses"].append(value)
+        for step, loss, entry in bar:
+            extra["train_losses"].append(loss)
             if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{value:.3f}")
-            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                entry = {"step": step + 1, "train_loss": float(np.mean(running)),
-                         "val_loss": evaluate(model, val, held_out),
-                         "seconds": time.perf_counter() - start}
-                running = []
+                bar.set_postfix(loss=f"{loss:.3f}")
+            if entry is not None:
                 extra["history"].append(entry)
                 log.write(json.dumps(entry) + "\n")
                 log.flush()
                 ember.io.save_checkpoint(os.path.join(run_dir, "last.ckpt"), model=model,
-                                         optimizer=optimizer, step=step + 1, extra=extra)
+                                         optimizer=optimizer, step=step, extra=extra)
     result = dict(extra["history"][-1], run_dir=run_dir, steps=cfg.steps,
-                  eval_characters=int(len(held_out) * cfg.seq_len))
+                  eval_characters=int(len(eval_starts(len(val), cfg.eval_windows))
+                                      * cfg.seq_len))
     result["seconds"] = time.perf_counter() - start
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(result, f, indent=2)

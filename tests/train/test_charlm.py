@@ -107,3 +107,16 @@ def test_help(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
     assert "--top-k" in capsys.readouterr().out
+
+
+def test_the_pytorch_twin_runs_the_same_recipe(run_dir, capsys):
+    pytest.importorskip("torch")
+    from benchmarks.charlm_torch import main as twin
+    flags = [f for f in QUICK if f != "--no-progress"]
+    result = twin(flags)
+    ours = ember.load(run_dir / "last.ckpt")["extra"]["history"]
+    assert [h["step"] for h in result["history"]] == [h["step"] for h in ours] == [2, 4]
+    for theirs, mine in zip(result["history"], ours):
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=1e-5)
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)
+    assert "torch twin: validation loss" in capsys.readouterr().out
