@@ -1,4 +1,5 @@
-"""The ``ember`` command line: train, evaluate, predict, summary, list, seq2seq, demo.
+"""The ``ember`` command line: train, evaluate, predict, summary, list, demo; and the sequence
+tasks: seq2seq, charlm (a character LSTM on Shakespeare) with generate.
 
 ``ember train`` with no arguments trains LeNet-5 on the Fashion-MNIST subset that ships
 inside ember and writes ``runs/<name>/`` with the checkpoint, the config, the metric logs
@@ -337,6 +338,37 @@ def cmd_demo(args) -> int:
     return run_demo(steps=args.steps, hidden=args.hidden, lr=args.lr, seed=args.seed)
 
 
+def cmd_charlm(args) -> int:
+    from ember.train.charlm import CharLMConfig, train_charlm
+    values = {k: v for k, v in vars(args).items()
+              if k in {f.name for f in dataclasses.fields(CharLMConfig)} and v is not None}
+    cfg = CharLMConfig(**values)
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(str(e).removeprefix("charlm: ")) from None
+    result = train_charlm(cfg)
+    print(f"validation loss {result['val_loss']:.4f} nats/char ({result['eval_characters']} "
+          f"characters) after {result['steps']} steps, {result['seconds']:.1f} s; wrote "
+          f"{result['run_dir']}: last.ckpt, config.json, metrics.jsonl, results.json"
+          + (", loss.png" if os.path.exists(os.path.join(result["run_dir"], "loss.png"))
+             else ""))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from ember.train.charlm import generate_text
+    if not args.temperature > 0:
+        raise UsageError(f"--temperature must be > 0, got {args.temperature}")
+    samples = generate_text(args.checkpoint, args.prompt, args.length, args.temperature,
+                            args.top_k, args.seed, args.num_samples)
+    for i, text in enumerate(samples):
+        if len(samples) > 1:
+            print(f"--- sample {i + 1} ---")
+        print(text)
+    return 0
+
+
 def _at_least(low):
     """An argparse type: an int >= ``low`` (argparse reports others as a usage error)."""
     def parse(text):
@@ -353,6 +385,7 @@ EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one li
 
 
 def build_parser():
+    from ember.train.charlm import CharLMConfig
     parser = argparse.ArgumentParser(
         prog="ember", description="ember: deep learning from scratch on NumPy, checked "
         "against PyTorch. Run `ember train` to train LeNet-5 on the bundled Fashion-MNIST "
@@ -449,6 +482,41 @@ def build_parser():
     d.add_argument("--lr", type=float, default=1.0)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("charlm", help="train a character-level LSTM on Shakespeare's plays",
+                       description="Train a character-level LSTM language model (Adam, "
+                       "clipped gradients, random windows) and report the validation loss in "
+                       "nats/char; writes a run folder with last.ckpt, metrics and loss.png. "
+                       "Sample from it with `ember generate`.", epilog=EPILOG)
+    c.add_argument("--data", help="shakespeare (default) or shakespeare-excerpt (shipped)")
+    defaults = CharLMConfig()
+    for flag, text in (
+            ("steps", "optimizer steps"), ("batch-size", "windows per batch"),
+            ("seq-len", "characters per window"), ("hidden", "LSTM units"),
+            ("layers", "LSTM layers"), ("embed", "embedding size; 0: one-hot"),
+            ("dropout", "dropout"), ("lr", "Adam learning rate"),
+            ("clip", "gradient norm clip"), ("eval-every", "steps between validations"),
+            ("eval-windows", "fixed validation windows"), ("seed", "random seed"),
+            ("name", "run folder name"), ("out-dir", "where run folders go"),
+            ("data-root", "where to look for plays_gut.txt(.gz)")):
+        default = getattr(defaults, flag.replace("-", "_"))
+        c.add_argument("--" + flag, dest=flag.replace("-", "_"), type=type(default),
+                       help=f"{text} ({default})" if default != "" else text)
+    c.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
+    c.set_defaults(func=cmd_charlm)
+
+    g = sub.add_parser("generate", help="sample text from an `ember charlm` checkpoint",
+                       epilog=EPILOG)
+    g.add_argument("checkpoint")
+    g.add_argument("--prompt", default="\n", help="text to continue (default a newline)")
+    g.add_argument("--length", type=_at_least(0), default=500, help="characters to add")
+    g.add_argument("--temperature", type=float, default=1.0, help="divides the logits (> 0)")
+    g.add_argument("--top-k", dest="top_k", type=_at_least(1), default=None,
+                   help="sample from the k most likely characters only")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--num-samples", dest="num_samples", type=_at_least(1), default=1)
+    g.set_defaults(func=cmd_generate)
     return parser
 
 

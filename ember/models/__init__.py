@@ -1,4 +1,6 @@
-"""The architectures of the lessons (CNNs, and the MNIST-1D GRU), by name.
+"""The architectures of the lessons, by name: the CNNs and the MNIST-1D GRU; and, outside the
+registry of classifiers, the seq2seq models, the character LSTM (``CharLSTM``) and the book
+"Deep Learning from Scratch"'s networks.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
@@ -10,6 +12,7 @@ import difflib
 import functools
 
 from ember.models.alexnet import AlexNet, alexnet
+from ember.models.charlm import CharLSTM
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from ember.models.gru1d import GRU1D, gru1d
@@ -31,8 +34,9 @@ from ember.models.resnet import (
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
 
-__all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "DLFSNet", "GoogLeNet", "GoogLeNetOutputs",
-           "GRU1D", "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
+__all__ = ["VGG", "SmallVGG", "AlexNet", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
+           "GoogLeNetOutputs", "GRU1D", "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp",
+           "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
