@@ -108,7 +108,11 @@ def bincount(input, weights=None, minlength=0):
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """``num_samples`` category indices per row of non-negative weights ``input`` (1-D or
     2-D), drawn from ember's seeded generator; without replacement each index at most once
-    (the exponential-keys method: the k smallest of E_i / w_i)."""
+    (the exponential-keys method: the k smallest of E_i / w_i). ``generator`` must be None:
+    ember has no Generator objects (seed with ``ember.manual_seed``)."""
+    if generator is not None:
+        raise TypeError("multinomial: ember has no Generator objects, so generator= must be "
+                        "None; seed ember's generator with ember.manual_seed(seed)")
     p = input.array
     if p.ndim not in (1, 2) or p.dtype.kind != "f":
         raise RuntimeError(f"multinomial: prob_dist must be a 1 or 2 dim float tensor, got "

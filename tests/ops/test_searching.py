@@ -109,6 +109,8 @@ def test_multinomial_reproducible_and_shaped():
     assert np.array_equal(p.multinomial(5, True).numpy(), b.numpy())
     assert a.shape == (2, 3) and b.shape == (2, 5) and a.dtype == ember.int64
     assert ember.multinomial(p[0], 2).shape == (2,)
+    with pytest.raises(TypeError, match="no Generator objects.*manual_seed"):
+        ember.multinomial(p, 1, generator=object())
 
 
 def test_multinomial_with_replacement_statistics():
