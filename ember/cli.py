@@ -457,6 +457,10 @@ def build_parser():
     q.add_argument("--reverse", action="store_true", help="reverse the question characters")
     q.add_argument("--peeky", action="store_true", help="PeekySeq2seq: the decoder sees the "
                    "encoder's state at every step")
+    q.add_argument("--attention", default="", choices=["", "dot", "additive"],
+                   help="AttentionSeq2seq (ch. 8): the decoder attends over every encoder "
+                   "state, by dot-product (the book's) or additive scores; writes "
+                   "attention.png")
     q.add_argument("--epochs", type=int, default=25)
     q.add_argument("--batch-size", dest="batch_size", type=int, default=128)
     q.add_argument("--lr", type=float, default=0.001, help="Adam's learning rate")

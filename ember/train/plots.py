@@ -74,6 +74,22 @@ def plot_confusion(matrix, path, class_names=None):
     return path
 
 
+def plot_attention(weights, inputs, outputs, path):
+    """A heat map of attention ``weights`` (len(outputs), len(inputs)): one row per output
+    symbol, one column per input symbol."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4, 0.3 * len(inputs)), max(3, 0.35 * len(outputs))))
+    ax.imshow(weights, cmap="gray", aspect="auto", vmin=0, vmax=1)
+    ax.set_xticks(range(len(inputs)), [repr(c)[1:-1] for c in inputs])
+    ax.set_yticks(range(len(outputs)), [repr(c)[1:-1] for c in outputs])
+    ax.set_xlabel("input")
+    ax.set_ylabel("output")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_misclassified(images, true, pred, path, class_names=None, max_images=25,
                        signals=False):
     """A grid of misclassified examples titled 'true -> predicted'; with ``signals``, each

@@ -47,6 +47,7 @@ class Seq2seqConfig:
     data: str = "addition"
     reverse: bool = False
     peeky: bool = False
+    attention: str = ""  # "dot" or "additive": AttentionSeq2seq (ch. 8)
     epochs: int = 25
     batch_size: int = 128
     lr: float = 0.001
@@ -63,6 +64,8 @@ class Seq2seqConfig:
 
     @property
     def model(self):
+        if self.attention:
+            return f"attention_seq2seq_{self.attention}"
         return "peeky_seq2seq" if self.peeky else "seq2seq"
 
 
@@ -129,6 +132,9 @@ def _data(cfg):
 
 def build_model(cfg, vocab_size):
     from ember.models.seq2seq import PeekySeq2seq, Seq2seq
+    if cfg.attention:
+        from ember.models.attention_seq2seq import AttentionSeq2seq
+        return AttentionSeq2seq(vocab_size, cfg.wordvec_size, cfg.hidden_size, cfg.attention)
     cls = PeekySeq2seq if cfg.peeky else Seq2seq
     return cls(vocab_size, cfg.wordvec_size, cfg.hidden_size)
 
@@ -145,6 +151,10 @@ def check_config(cfg):
         raise ValueError(f"--lr and --max-grad must be > 0, got {cfg.lr} and {cfg.max_grad}")
     if cfg.limit < 0:
         raise ValueError(f"--limit must be >= 0 (0: all the data), got {cfg.limit}")
+    if cfg.attention not in ("", "dot", "additive"):
+        raise ValueError(f"--attention must be dot or additive, got {cfg.attention!r}")
+    if cfg.attention and cfg.peeky:
+        raise ValueError("--attention and --peeky are two different decoders: pick one")
 
 
 @dataclasses.dataclass
@@ -208,8 +218,24 @@ def run_seq2seq(cfg, make_plots=True):
     if make_plots:
         from ember.train import plots
         plots.plot_curves(trainer.history, os.path.join(run_dir, "curves.png"))
+        if cfg.attention:
+            plot_attention(model, data, x_test[:1], start_id, t_test.shape[1] - 1, cfg,
+                           os.path.join(run_dir, "attention.png"))
     result["run_dir"] = run_dir
     return result
+
+
+def plot_attention(model, data, question, start_id, length, cfg, path):
+    """The book's figure: the weights each answer character gave each question character,
+    for one question (read in its original order when the input was reversed)."""
+    from ember.train import plots
+    x = ember.tensor(question, device=cfg.device)
+    guess, weights = model.attention_weights(x, start_id, length)
+    weights = weights[0].cpu().numpy()
+    chars = list(data.decode(question[0]))
+    if cfg.reverse:  # the model read the reversed question: show it the right way round
+        chars, weights = chars[::-1], weights[:, ::-1]
+    plots.plot_attention(weights, chars, list(data.decode(guess[0].cpu().numpy())), path)
 
 
 class _PrintEpoch(Callback):

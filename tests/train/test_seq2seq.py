@@ -56,11 +56,14 @@ def addition_or_skip():
                     "~/.cache/ember); Addition(download=True) gets it")
 
 
-@pytest.mark.parametrize("peeky", [False, True])
-def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peeky, capsys):
+@pytest.mark.parametrize("peeky, attention", [(False, ""), (True, ""), (False, "dot"),
+                                               (False, "additive")])
+def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peeky, attention,
+                                                                    capsys):
     addition_or_skip()
     cfg = Seq2seqConfig(epochs=2, batch_size=64, limit=256, hidden_size=16, reverse=True,
-                        peeky=peeky, progress=False, out_dir=str(tmp_path), name="r")
+                        peeky=peeky, attention=attention, progress=False,
+                        out_dir=str(tmp_path), name="r")
     result = run_seq2seq(cfg)
     run_dir = tmp_path / "r"
     for name in ("last.ckpt", "config.json", "metrics.csv", "metrics.jsonl", "results.json",
@@ -78,6 +81,7 @@ def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peek
     lines = (run_dir / "samples.txt").read_text().splitlines()
     assert len(lines) == 20 and all(" = " in line and "model: " in line for line in lines)
     assert "+" in lines[0].split(" = ")[0]  # the question printed the right way round
+    assert (run_dir / "attention.png").exists() == bool(attention)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -86,6 +90,8 @@ def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peek
     ({"hidden_size": 0}, "--hidden-size must be >= 1"),
     ({"max_grad": 0.0}, "--lr and --max-grad must be > 0"),
     ({"limit": -1}, "--limit must be >= 0"),
+    ({"attention": "general"}, "--attention must be dot or additive"),
+    ({"attention": "dot", "peeky": True}, "pick one"),
 ])
 def test_bad_configurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
