@@ -1,4 +1,4 @@
-"""The CNN architectures of the lessons, by name.
+"""The CNN architectures of the lessons (and a small Vision Transformer), by name.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
@@ -28,16 +28,17 @@ from ember.models.resnet import (
 )
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
+from ember.models.vit import VisionTransformer, vit_tiny
 
 __all__ = ["VGG", "SmallVGG", "AlexNet", "CifarResNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5",
-           "ResNet",
+           "ResNet", "VisionTransformer",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
     vgg19_bn,
     googlenet, resnet18, resnet34, resnet50, resnet101, resnet152,
-    resnet20, resnet32, resnet44, resnet56, resnet110)}
+    resnet20, resnet32, resnet44, resnet56, resnet110, vit_tiny)}
 
 
 def _no_weights(builder):
