@@ -1,6 +1,7 @@
-"""The architectures of the lessons, by name: the CNNs and the MNIST-1D GRU; and, outside the
-registry of classifiers, the seq2seq models, the character LSTM (``CharLSTM``) and the book
-"Deep Learning from Scratch"'s networks.
+"""The architectures of the lessons, by name: the CNNs, a small Vision Transformer and the
+MNIST-1D GRU; and, outside the registry of classifiers, the seq2seq models, the character LSTM
+(``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
+Scratch"'s networks.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
@@ -33,17 +34,18 @@ from ember.models.resnet import (
 )
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
+from ember.models.vit import VisionTransformer, vit_tiny
 
 __all__ = ["VGG", "SmallVGG", "AlexNet", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
-           "GoogLeNetOutputs", "GRU1D", "LeNet5", "ResNet", "dlfs_deep_convnet", "dlfs_mlp",
-           "dlfs_simple_convnet",
+           "GoogLeNetOutputs", "GRU1D", "LeNet5", "ResNet", "VisionTransformer",
+           "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
     vgg19_bn,
     googlenet, gru1d, resnet18, resnet34, resnet50, resnet101, resnet152,
-    resnet20, resnet32, resnet44, resnet56, resnet110)}
+    resnet20, resnet32, resnet44, resnet56, resnet110, vit_tiny)}
 
 
 def _no_weights(builder):

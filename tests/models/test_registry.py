@@ -7,7 +7,8 @@ from ember import models
 
 ALL = ["alexnet", "googlenet", "gru1d", "lenet5", "resnet101", "resnet110", "resnet152",
        "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "vgg11",
-       "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg_small_bn"]
+       "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg_small_bn",
+       "vit_tiny"]
 
 
 def test_list_models():
@@ -62,6 +63,8 @@ FORWARD = [
     ("resnet20", {"shortcut": "B"}, (3, 28, 28)),
     ("resnet56", {}, (3, 32, 32)),
     ("gru1d", {}, (1, 40)),  # a 1-D signal: (C, L)
+    ("vit_tiny", {}, (1, 28, 28)),
+    ("vit_tiny", {"in_channels": 3, "input_size": 32, "patch_size": 4}, (3, 32, 32)),
 ]
 
 

@@ -38,7 +38,7 @@ class Attention(Function):
         s = q @ k.swapaxes(-1, -2)
         s *= scale
         if mask is not None and mask.dtype == bool:
-            s = xp.where(mask, s, -xp.inf)
+            xp.copyto(s, -xp.inf, where=~mask)  # in place: the door checked it broadcasts
         elif mask is not None:
             s += mask.astype(s.dtype, copy=False)  # the door checked it broadcasts to s
         top = s.max(axis=-1, keepdims=True)
@@ -63,7 +63,10 @@ class Attention(Function):
         ds -= (dp * p).sum(axis=-1, keepdims=True)
         ds *= p
         gmask = ds if self.needs_input_grad[3] else None  # a float mask is added to scores
-        ds = ds * self.scale
+        if gmask is None:
+            ds *= self.scale
+        else:
+            ds = ds * self.scale
         dq = ds @ k if self.needs_input_grad[0] else None
         dk = ds.swapaxes(-1, -2) @ q if self.needs_input_grad[1] else None
         return dq, dk, dv, gmask, None
