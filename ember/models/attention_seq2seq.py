@@ -19,7 +19,7 @@ from __future__ import annotations
 import ember
 import ember.nn.functional as F
 from ember import nn
-from ember.models.seq2seq import Seq2seq, _book_init, _check_ids, _positive
+from ember.models.seq2seq import Encoder, Seq2seq, _book_init, _check_ids, _positive
 
 __all__ = ["AdditiveAttention", "AttentionDecoder", "AttentionEncoder", "AttentionSeq2seq",
            "DotAttention"]
@@ -62,19 +62,15 @@ class AdditiveAttention(nn.Module):
 ATTENTIONS = {"dot": DotAttention, "additive": AdditiveAttention}
 
 
-class AttentionEncoder(nn.Module):
-    """Embedding -> LSTM; returns every hidden state ``hs`` (N, S, hidden_size)."""
+class AttentionEncoder(Encoder):
+    """:class:`~ember.models.seq2seq.Encoder` that returns every hidden state ``hs``
+    (N, S, hidden_size), not only the last."""
 
     def __init__(self, vocab_size, wordvec_size=16, hidden_size=256):
-        super().__init__()
-        _positive("AttentionEncoder", vocab_size=vocab_size, wordvec_size=wordvec_size,
-                  hidden_size=hidden_size)
-        self.embed = nn.Embedding(vocab_size, wordvec_size)
-        self.lstm = nn.LSTM(wordvec_size, hidden_size, batch_first=True)
-        _book_init(self)
+        super().__init__(vocab_size, wordvec_size, hidden_size)
 
     def forward(self, xs):
-        _check_ids("AttentionEncoder", xs, "the question")
+        _check_ids(type(self).__name__, xs, "the question")
         return self.lstm(self.embed(xs))[0]
 
 

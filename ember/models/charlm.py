@@ -10,10 +10,9 @@ so each new character costs one step, never a pass over the prefix again.
 """
 from __future__ import annotations
 
-import numpy as np
-
 import ember
 from ember import nn
+from ember.models.sampling import check_generate_args, sample_next
 from ember.nn import functional as F
 
 __all__ = ["CharLSTM", "generate"]
@@ -94,39 +93,13 @@ def generate(model, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, gen
     The model is put in eval mode and left so.
     """
     idx = prompt_ids if isinstance(prompt_ids, ember.Tensor) else ember.tensor(prompt_ids)
-    if idx.dim() not in (1, 2) or idx.dtype.kind not in "iu" or idx.shape[-1] < 1:
-        raise ValueError(f"generate: prompt_ids must be int ids of shape (time,) or (batch, "
-                         f"time) with time >= 1, got shape {tuple(idx.shape)} and dtype "
-                         f"{idx.dtype}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-            or max_new_tokens < 0:
-        raise ValueError(f"generate: max_new_tokens must be an int >= 0, got "
-                         f"{max_new_tokens!r}")
-    if not temperature > 0:
-        raise ValueError(f"generate: temperature must be > 0, got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                              or top_k < 1):
-        raise ValueError(f"generate: top_k must be None or an int >= 1, got {top_k!r}")
-    rng = None if generator is None else (
-        generator if isinstance(generator, np.random.Generator)
-        else np.random.default_rng(generator))
-    rows = idx if idx.dim() == 2 else idx.unsqueeze(0)
+    rows, rng = check_generate_args("generate", idx, max_new_tokens, temperature, top_k,
+                                    generator, name="prompt_ids")
     model.eval()
     out, state, step = [rows], None, rows
     for _ in range(max_new_tokens):
         logits, state = model(step, state)
-        logits = logits[:, -1, :] / temperature
-        if top_k is not None and top_k < logits.shape[-1]:
-            kth = ember.topk(logits, top_k).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = F.softmax(logits, dim=-1)
-        if rng is None:
-            step = ember.multinomial(probs, num_samples=1)
-        else:  # inverse CDF with the caller's generator; u in (0, 1] skips zero weights
-            u = ember.tensor(1.0 - rng.random((probs.shape[0], 1)), dtype=probs.dtype,
-                             device=probs.device)
-            cdf = probs.cumsum(-1)
-            step = (cdf < u * cdf[:, -1:]).sum(-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
+        step = sample_next(logits[:, -1, :], temperature, top_k, rng)
         out.append(step)
     ids = ember.cat(out, dim=1)
     return ids if idx.dim() == 2 else ids[0]

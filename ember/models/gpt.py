@@ -24,6 +24,7 @@ import numpy as np
 
 import ember
 from ember import nn
+from ember.models.sampling import check_generate_args, sample_next
 from ember.nn import functional as F
 
 __all__ = ["GPT", "GPTConfig", "KVCache"]
@@ -269,23 +270,8 @@ class GPT(nn.Module):
         longer. Runs without gradients and in eval mode (the module's mode is restored).
         """
         idx = idx if isinstance(idx, ember.Tensor) else ember.tensor(idx)
-        if idx.dim() not in (1, 2) or idx.dtype.kind not in "iu" or idx.shape[-1] < 1:
-            raise ValueError(f"GPT.generate: idx must be int ids of shape (time,) or (batch, "
-                             f"time) with time >= 1, got shape {tuple(idx.shape)} and dtype "
-                             f"{idx.dtype}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-                or max_new_tokens < 0:
-            raise ValueError(f"GPT.generate: max_new_tokens must be an int >= 0, got "
-                             f"{max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                                  or top_k < 1):
-            raise ValueError(f"GPT.generate: top_k must be None or an int >= 1, got {top_k!r}")
-        rng = None if generator is None else (
-            generator if isinstance(generator, np.random.Generator)
-            else np.random.default_rng(generator))
-        rows = idx if idx.dim() == 2 else idx.unsqueeze(0)
+        rows, rng = check_generate_args("GPT.generate", idx, max_new_tokens, temperature,
+                                        top_k, generator)
         block_size, was_training = self.config.block_size, self.training
         self.eval()
         out, cache = [rows], None
@@ -300,26 +286,10 @@ class GPT(nn.Module):
                         logits, _ = self(seq[:, -block_size:], kv_cache=cache)
                     else:
                         logits, _ = self(seq[:, -1:], kv_cache=cache)
-                    step = _sample(logits[:, -1, :], temperature, top_k, rng)
+                    step = sample_next(logits[:, -1, :], temperature, top_k, rng)
                     out.append(step)
                     seq = ember.cat([seq, step], dim=1)
         finally:
             self.train(was_training)
         ids = ember.cat(out, dim=1) if len(out) > 1 else rows
         return ids if idx.dim() == 2 else ids[0]
-
-
-def _sample(logits, temperature, top_k, rng):
-    """One id per row of ``logits`` (batch, vocab), nanoGPT's way (temperature, top-k)."""
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = ember.topk(logits, top_k).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = F.softmax(logits, dim=-1)
-    if rng is None:
-        return ember.multinomial(probs, num_samples=1)
-    # inverse CDF with the caller's generator; u in (0, 1] skips zero weights
-    u = ember.tensor(1.0 - rng.random((probs.shape[0], 1)), dtype=probs.dtype,
-                     device=probs.device)
-    cdf = probs.cumsum(-1)
-    return (cdf < u * cdf[:, -1:]).sum(-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
