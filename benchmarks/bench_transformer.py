@@ -37,10 +37,11 @@ CONFIG = {"block_size": 128, "vocab_size": 65, "n_layer": 2, "n_head": 4, "n_emb
 BATCH, LR, WEIGHT_DECAY, BETAS = 16, 1e-3, 0.1, (0.9, 0.95)
 
 
-def torch_gpt(torch):
-    """nanoGPT's GPT in plain PyTorch (dropout 0, so without the dropout layers)."""
+def torch_gpt(torch, config=None):
+    """nanoGPT's GPT in plain PyTorch (dropout 0, so without the dropout layers), with
+    ``config`` (GPTConfig's fields; default this benchmark's)."""
     nn, F = torch.nn, torch.nn.functional
-    c = CONFIG
+    c = config or CONFIG
 
     class Attn(nn.Module):
         def __init__(self):
@@ -69,8 +70,8 @@ def torch_gpt(torch):
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1, self.attn = nn.LayerNorm(c["n_embd"]), Attn()
-            self.ln_2, self.mlp = nn.LayerNorm(c["n_embd"]), MLP()
+            self.ln_1, self.attn = nn.LayerNorm(c["n_embd"], bias=c["bias"]), Attn()
+            self.ln_2, self.mlp = nn.LayerNorm(c["n_embd"], bias=c["bias"]), MLP()
 
         def forward(self, x):
             x = x + self.attn(self.ln_1(x))
@@ -83,7 +84,7 @@ def torch_gpt(torch):
                 "wte": nn.Embedding(c["vocab_size"], c["n_embd"]),
                 "wpe": nn.Embedding(c["block_size"], c["n_embd"]),
                 "h": nn.ModuleList([Block() for _ in range(c["n_layer"])]),
-                "ln_f": nn.LayerNorm(c["n_embd"])})
+                "ln_f": nn.LayerNorm(c["n_embd"], bias=c["bias"])})
             self.lm_head = nn.Linear(c["n_embd"], c["vocab_size"], bias=False)
             self.transformer.wte.weight = self.lm_head.weight
 

@@ -1,4 +1,5 @@
-"""The PyTorch twin of ``ember charlm``: the same character LSTM trained with the same recipe.
+"""The PyTorch twin of ``ember charlm``: the same character LSTM (or GPT) trained with the same
+recipe.
 
     python benchmarks/charlm_torch.py --steps 800          # the flags of `ember charlm`
 
@@ -23,8 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch
 
 import ember
-from ember.models.charlm import CharLSTM
-from ember.train.charlm import CharLMConfig, fit, load_data
+from benchmarks.bench_transformer import torch_gpt
+from ember.train.charlm import CharLMConfig, build_model, build_optimizer, fit, load_data
 
 
 class TorchCharLSTM(torch.nn.Module):
@@ -62,11 +63,16 @@ def main(argv=None):
     train, val = load_data(cfg)
     ember.manual_seed(cfg.seed)
     kwargs = cfg.model_kwargs(train.vocab_size)
-    model = TorchCharLSTM(**kwargs)
+    if cfg.model == "gpt":
+        if cfg.dropout:
+            raise SystemExit("the torch GPT twin has no dropout layers: use --dropout 0")
+        model = torch_gpt(torch, kwargs)
+    else:
+        model = TorchCharLSTM(**kwargs)
     model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                           for k, v in CharLSTM(**kwargs).state_dict().items()})
+                           for k, v in build_model(cfg.model, kwargs).state_dict().items()})
     torch.manual_seed(cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = build_optimizer(model, cfg, m=torch)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {cfg}")
     history = []
     for _, _, entry in fit(model, optimizer, train, val, cfg, m=torch):

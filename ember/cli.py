@@ -487,7 +487,7 @@ def build_parser():
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)
 
-    c = sub.add_parser("charlm", help="train a character-level LSTM on Shakespeare's plays",
+    c = sub.add_parser("charlm", help="train a character-level LSTM (or GPT) on Shakespeare's plays",
                        description="Train a character-level LSTM language model (Adam, "
                        "clipped gradients, random windows) and report the validation loss in "
                        "nats/char; writes a run folder with last.ckpt, metrics and loss.png. "
@@ -501,6 +501,11 @@ def build_parser():
             ("dropout", "dropout"), ("lr", "Adam learning rate"),
             ("clip", "gradient norm clip"), ("eval-every", "steps between validations"),
             ("eval-windows", "fixed validation windows"), ("seed", "random seed"),
+            ("model", "lstm or gpt (nanoGPT's; --hidden is n_embd, --seq-len the block)"),
+            ("heads", "GPT attention heads"),
+            ("schedule", "constant or cosine (warm-up, cosine decay to --min-lr)"),
+            ("warmup", "warm-up steps"), ("min-lr", "final learning rate of cosine"),
+            ("weight-decay", "AdamW weight decay (0: Adam)"), ("beta2", "Adam's beta2"),
             ("name", "run folder name"), ("out-dir", "where run folders go"),
             ("data-root", "where to look for plays_gut.txt(.gz)")):
         default = getattr(defaults, flag.replace("-", "_"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -33,9 +34,19 @@ __all__ = ["CharLMConfig", "eval_starts", "evaluate", "fit", "generate_text", "l
 DATA_SETS = ("shakespeare", "shakespeare-excerpt")
 
 
+MODELS = ("lstm", "gpt")
+
+
 @dataclasses.dataclass
 class CharLMConfig:
     data: str = "shakespeare"
+    model: str = "lstm"     # or "gpt": nanoGPT's GPT (hidden = n_embd, seq_len = block_size)
+    heads: int = 4          # GPT only
+    schedule: str = "constant"  # or "cosine": linear warm-up, cosine decay to min_lr
+    warmup: int = 0
+    min_lr: float = 0.0
+    weight_decay: float = 0.0   # AdamW's (GPT: on the >= 2-D weights only, as nanoGPT)
+    beta2: float = 0.999
     steps: int = 2000
     batch_size: int = 32
     seq_len: int = 100
@@ -68,14 +79,57 @@ class CharLMConfig:
         if not self.lr > 0 or not self.clip > 0:
             raise ValueError(f"charlm: --lr and --clip must be > 0, got {self.lr} and "
                              f"{self.clip}")
+        if self.model not in MODELS or self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"charlm: --model must be lstm or gpt and --schedule constant or "
+                             f"cosine, got {self.model!r} and {self.schedule!r}")
+        if self.model == "gpt" and self.hidden % self.heads:
+            raise ValueError(f"charlm: --hidden ({self.hidden}) must be a multiple of --heads "
+                             f"({self.heads}) for the GPT")
+        if self.warmup < 0 or self.min_lr < 0 or self.weight_decay < 0:
+            raise ValueError("charlm: --warmup, --min-lr and --weight-decay must be >= 0")
         if self.data not in DATA_SETS:
             raise ValueError(f"charlm: unknown --data {self.data!r}; choose from "
                              f"{', '.join(DATA_SETS)}")
 
     def model_kwargs(self, vocab_size):
+        if self.model == "gpt":
+            return {"block_size": self.seq_len, "vocab_size": vocab_size,
+                    "n_layer": self.layers, "n_head": self.heads, "n_embd": self.hidden,
+                    "dropout": self.dropout, "bias": False}
         return {"vocab_size": vocab_size, "embed_dim": self.embed or None,
                 "hidden_size": self.hidden, "num_layers": self.layers,
                 "dropout": self.dropout}
+
+
+def build_model(model, kwargs):
+    """The model ``ember charlm`` trains: a :class:`CharLSTM` or (``model == "gpt"``) a GPT."""
+    if model == "gpt":
+        from ember.models.gpt import GPT, GPTConfig
+        return GPT(GPTConfig(**kwargs))
+    return CharLSTM(**kwargs)
+
+
+def build_optimizer(model, cfg, m=ember):
+    """Adam (the LSTM, no weight decay) or AdamW with nanoGPT's two groups: decay on the
+    parameters of >= 2 dims only. ``m`` is the framework."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not cfg.weight_decay:
+        return m.optim.Adam(params, lr=cfg.lr, betas=(0.9, cfg.beta2))
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return m.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))
+
+
+def lr_at(cfg, step):
+    """The learning rate of ``step`` (1-based): constant, or nanoGPT's ``get_lr`` (linear
+    warm-up over ``warmup`` steps, then cosine decay to ``min_lr`` at the last step)."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    it = step - 1
+    if it < cfg.warmup:
+        return cfg.lr * (it + 1) / (cfg.warmup + 1)
+    ratio = (it - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * min(ratio, 1.0))) * (cfg.lr - cfg.min_lr)
 
 
 def load_data(cfg):
@@ -101,6 +155,12 @@ def eval_starts(num_windows, count):
                      .astype(np.int64))
 
 
+def _logits(model, x, y):
+    """Every position's logits: a GPT (nanoGPT's, with ``lm_head``) returns them all only when
+    given targets; the LSTM returns them always."""
+    return model(x, y)[0] if hasattr(model, "lm_head") else model(x)[0]
+
+
 def evaluate(model, dataset, starts, batch_size=128, m=ember):
     """Mean cross-entropy (nats/char) of ``model`` on the windows of ``dataset`` at
     ``starts``, each from a zero state. ``m`` is the framework: ember, or torch for the twin
@@ -110,7 +170,7 @@ def evaluate(model, dataset, starts, batch_size=128, m=ember):
     with m.no_grad():
         for i in range(0, len(starts), batch_size):
             x, y = dataset.get_batch(starts[i:i + batch_size])
-            logits, _ = model(m.tensor(x))
+            logits = _logits(model, m.tensor(x), m.tensor(y))
             loss = m.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), m.tensor(y).reshape(-1),
                 reduction="sum")
@@ -129,7 +189,9 @@ def fit(model, optimizer, train, val, cfg, m=ember):
     start, running = time.perf_counter(), []
     for step in range(1, cfg.steps + 1):
         x, y = train.get_batch(starts[step - 1])
-        logits, _ = model(m.tensor(x))
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(cfg, step)
+        logits = _logits(model, m.tensor(x), m.tensor(y))
         loss = m.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                              m.tensor(y).reshape(-1))
         optimizer.zero_grad()
@@ -156,8 +218,8 @@ def train_charlm(cfg: CharLMConfig):
     train, val = load_data(cfg)
     ember.manual_seed(cfg.seed)
     kwargs = cfg.model_kwargs(train.vocab_size)
-    model = CharLSTM(**kwargs)
-    optimizer = ember.optim.Adam(model.parameters(), lr=cfg.lr)
+    model = build_model(cfg.model, kwargs)
+    optimizer = build_optimizer(model, cfg)
     name = cfg.name or f"charlm-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = os.path.join(cfg.out_dir, name)
     os.makedirs(run_dir, exist_ok=True)
@@ -165,8 +227,9 @@ def train_charlm(cfg: CharLMConfig):
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     extra = {"config": dataclasses.asdict(cfg), "model_kwargs": kwargs,
              "chars": "".join(train.chars), "history": [], "train_losses": []}
-    print(f"charlm: LSTM({kwargs['embed_dim'] or 'one-hot'} -> {cfg.hidden} x {cfg.layers}) "
-          f"on {cfg.data} ({len(train.data)} train / {len(val.data)} val characters, vocab "
+    what = (f"GPT({cfg.layers} layers x {cfg.heads} heads x {cfg.hidden})" if cfg.model == "gpt"
+            else f"LSTM({kwargs['embed_dim'] or 'one-hot'} -> {cfg.hidden} x {cfg.layers})")
+    print(f"charlm: {what} on {cfg.data} ({len(train.data)} train / {len(val.data)} val characters, vocab "
           f"{train.vocab_size}); {cfg.steps} steps of {cfg.batch_size} x {cfg.seq_len}; "
           f"run folder {run_dir}")
     start = time.perf_counter()
@@ -226,7 +289,7 @@ def load_charlm(checkpoint, device="cpu"):
     if not isinstance(extra, dict) or "chars" not in extra or "model_kwargs" not in extra:
         raise RunError(f"checkpoint '{checkpoint}' was not written by `ember charlm` (it holds "
                        "no vocabulary and model arguments); pass a charlm run's last.ckpt")
-    model = CharLSTM(**extra["model_kwargs"])
+    model = build_model(extra.get("config", {}).get("model", "lstm"), extra["model_kwargs"])
     try:
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
@@ -248,5 +311,8 @@ def generate_text(checkpoint, prompt, length=500, temperature=1.0, top_k=None, s
     stoi = {c: i for i, c in enumerate(chars)}
     ids = np.array([[stoi[c] for c in prompt]] * num_samples, dtype=np.int64)
     ember.manual_seed(seed)
-    out = generate(model, ember.tensor(ids), length, temperature=temperature, top_k=top_k)
+    if isinstance(model, CharLSTM):
+        out = generate(model, ember.tensor(ids), length, temperature=temperature, top_k=top_k)
+    else:
+        out = model.generate(ember.tensor(ids), length, temperature=temperature, top_k=top_k)
     return ["".join(chars[i] for i in row) for row in out.numpy()]

@@ -120,3 +120,45 @@ def test_the_pytorch_twin_runs_the_same_recipe(run_dir, capsys):
         assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=1e-5)
         assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)
     assert "torch twin: validation loss" in capsys.readouterr().out
+
+
+GPT = ["--model", "gpt", "--heads", "2", "--layers", "2", "--schedule", "cosine", "--warmup",
+       "1", "--min-lr", "1e-4", "--weight-decay", "0.1", "--beta2", "0.99", "--clip", "1.0"]
+
+
+def test_a_gpt_trains_generates_and_matches_its_pytorch_twin(tmp_path, capsys):
+    """nanoGPT's recipe on the GPT (AdamW groups, warm-up + cosine, clipping) through the same
+    command, `ember generate` on its checkpoint, and the torch twin step for step."""
+    pytest.importorskip("torch")
+    from benchmarks.charlm_torch import main as twin
+    assert main(["charlm", *QUICK, *GPT, "--out-dir", str(tmp_path), "--name", "gpt"]) == 0
+    assert "GPT(2 layers x 2 heads x 16)" in capsys.readouterr().out
+    model, _, extra = charlm.load_charlm(tmp_path / "gpt" / "last.ckpt")
+    assert type(model).__name__ == "GPT" and extra["model_kwargs"]["n_embd"] == 16
+    argv = ["generate", str(tmp_path / "gpt" / "last.ckpt"), "--prompt", "HAMLET:", "--length",
+            "20", "--top-k", "5"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("HAMLET:") and len(text.rstrip("\n")) >= 27
+    result = twin([f for f in QUICK + GPT if f != "--no-progress"])
+    for theirs, mine in zip(result["history"], extra["history"]):
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=1e-5)
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)
+
+
+def test_the_learning_rate_schedule_is_nanogpts():
+    cfg = charlm.CharLMConfig(steps=2000, lr=1e-3, schedule="cosine", warmup=100, min_lr=1e-4)
+
+    def get_lr(it):  # nanoGPT's train.py, lr_decay_iters = max_iters
+        if it < 100:
+            return 1e-3 * (it + 1) / (100 + 1)
+        ratio = (it - 100) / (2000 - 100)
+        return 1e-4 + 0.5 * (1.0 + np.cos(np.pi * ratio)) * (1e-3 - 1e-4)
+
+    for step in (1, 50, 100, 101, 1000, 2000):
+        assert charlm.lr_at(cfg, step) == pytest.approx(get_lr(step - 1), rel=1e-12)
+    assert charlm.lr_at(charlm.CharLMConfig(lr=3e-3), 7) == 3e-3
+    with pytest.raises(ValueError, match="multiple of --heads"):
+        charlm.CharLMConfig(model="gpt", hidden=30, heads=4).check()
+    with pytest.raises(ValueError, match="--model must be lstm or gpt"):
+        charlm.CharLMConfig(model="rnn").check()
