@@ -461,6 +461,8 @@ def build_parser():
                    help="AttentionSeq2seq (ch. 8): the decoder attends over every encoder "
                    "state, by dot-product (the book's) or additive scores; writes "
                    "attention.png")
+    q.add_argument("--transformer", action="store_true", help="an encoder-decoder "
+                   "Transformer (2 + 2 pre-norm layers, 4 heads, d_model = --hidden-size)")
     q.add_argument("--epochs", type=int, default=25)
     q.add_argument("--batch-size", dest="batch_size", type=int, default=128)
     q.add_argument("--lr", type=float, default=0.001, help="Adam's learning rate")

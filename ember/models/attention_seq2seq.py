@@ -22,7 +22,7 @@ from ember import nn
 from ember.models.seq2seq import Encoder, Seq2seq, _book_init, _check_ids, _positive
 
 __all__ = ["AdditiveAttention", "AttentionDecoder", "AttentionEncoder", "AttentionSeq2seq",
-           "DotAttention"]
+           "DotAttention", "TransformerSeq2seq"]
 
 
 class DotAttention(nn.Module):
@@ -148,3 +148,64 @@ class AttentionSeq2seq(Seq2seq):
         _positive("AttentionSeq2seq.attention_weights", length=length)
         with ember.no_grad():
             return self.decoder.generate(self.encoder(xs), start_id, length, need_weights=True)
+
+
+class TransformerSeq2seq(nn.Module):
+    """An encoder-decoder Transformer ("Attention Is All You Need") for the same tasks as
+    :class:`~ember.models.seq2seq.Seq2seq`: embeddings plus sinusoidal positions into
+    :class:`ember.nn.Transformer` (pre-norm, GELU), a causal mask on the decoder, a linear
+    head; ``forward(xs, decoder_xs)`` and greedy ``generate(xs, start_id, length)`` as
+    :class:`~ember.models.seq2seq.Seq2seq`.
+
+    Args: vocab_size; d_model (128), nhead (4), num_layers (2 encoder and 2 decoder layers),
+    dim_feedforward (4 * d_model), dropout (0.1).
+    """
+
+    def __init__(self, vocab_size, d_model=128, nhead=4, num_layers=2, dim_feedforward=None,
+                 dropout=0.1):
+        super().__init__()
+        _positive("TransformerSeq2seq", vocab_size=vocab_size, d_model=d_model, nhead=nhead,
+                  num_layers=num_layers)
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.position = nn.SinusoidalPositionalEncoding(d_model, max_len=512, batch_first=True)
+        self.transformer = nn.Transformer(d_model, nhead, num_layers, num_layers,
+                                          dim_feedforward or 4 * d_model, dropout,
+                                          activation="gelu", batch_first=True, norm_first=True)
+        self.head = nn.Linear(d_model, vocab_size)
+        self.scale = d_model ** 0.5
+
+    def _embed(self, ids):
+        return self.position(self.embed(ids) * self.scale)
+
+    def encode(self, xs):
+        _check_ids("TransformerSeq2seq", xs, "the question")
+        return self.transformer.encoder(self._embed(xs))
+
+    def decode(self, dec_xs, memory):
+        T = dec_xs.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(T, device=dec_xs.device,
+                                                              dtype=memory.dtype)
+        out = self.transformer.decoder(self._embed(dec_xs), memory, tgt_mask=mask,
+                                       tgt_is_causal=True)
+        return self.head(out)
+
+    def forward(self, xs, decoder_xs):
+        _check_ids("TransformerSeq2seq", decoder_xs, "the decoder input")
+        return self.decode(decoder_xs, self.encode(xs))
+
+    def generate(self, xs, start_id, length):
+        """Greedy decoding of ``length`` ids after ``start_id`` (N, length)."""
+        _positive("TransformerSeq2seq.generate", length=length)
+        was_training = self.training
+        self.eval()
+        try:
+            with ember.no_grad():
+                memory = self.encode(xs)
+                seq = ember.full((xs.shape[0], 1), start_id, dtype=ember.int64,
+                                 device=xs.device)
+                for _ in range(length):
+                    nxt = self.decode(seq, memory)[:, -1:].argmax(-1)
+                    seq = ember.cat([seq, nxt], 1)
+        finally:
+            self.train(was_training)
+        return seq[:, 1:]

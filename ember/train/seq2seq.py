@@ -48,6 +48,7 @@ class Seq2seqConfig:
     reverse: bool = False
     peeky: bool = False
     attention: str = ""  # "dot" or "additive": AttentionSeq2seq (ch. 8)
+    transformer: bool = False  # TransformerSeq2seq (hidden_size = d_model)
     epochs: int = 25
     batch_size: int = 128
     lr: float = 0.001
@@ -64,6 +65,8 @@ class Seq2seqConfig:
 
     @property
     def model(self):
+        if self.transformer:
+            return "transformer_seq2seq"
         if self.attention:
             return f"attention_seq2seq_{self.attention}"
         return "peeky_seq2seq" if self.peeky else "seq2seq"
@@ -132,6 +135,9 @@ def _data(cfg):
 
 def build_model(cfg, vocab_size):
     from ember.models.seq2seq import PeekySeq2seq, Seq2seq
+    if cfg.transformer:
+        from ember.models.attention_seq2seq import TransformerSeq2seq
+        return TransformerSeq2seq(vocab_size, d_model=cfg.hidden_size)
     if cfg.attention:
         from ember.models.attention_seq2seq import AttentionSeq2seq
         return AttentionSeq2seq(vocab_size, cfg.wordvec_size, cfg.hidden_size, cfg.attention)
@@ -153,8 +159,9 @@ def check_config(cfg):
         raise ValueError(f"--limit must be >= 0 (0: all the data), got {cfg.limit}")
     if cfg.attention not in ("", "dot", "additive"):
         raise ValueError(f"--attention must be dot or additive, got {cfg.attention!r}")
-    if cfg.attention and cfg.peeky:
-        raise ValueError("--attention and --peeky are two different decoders: pick one")
+    if sum(map(bool, (cfg.attention, cfg.peeky, cfg.transformer))) > 1:
+        raise ValueError("--attention, --peeky and --transformer are different models: pick "
+                         "one")
 
 
 @dataclasses.dataclass

@@ -111,3 +111,58 @@ def test_bad_input_is_refused():
         model.decoder(ember.tensor(ids((2, 3))), ember.zeros(2, 4, 5))
     with pytest.raises(ValueError, match="integer ids"):
         model(ember.zeros(2, 3), ember.tensor(ids((2, 3))))
+
+
+def torch_transformer_seq2seq(torch, d_model=8, nhead=2, layers=1):
+    """TransformerSeq2seq in PyTorch (dropout 0), with ember's submodule names."""
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(V, d_model)
+            self.transformer = nn.Transformer(d_model, nhead, layers, layers, 4 * d_model, 0.0,
+                                              activation="gelu", batch_first=True,
+                                              norm_first=True)
+            self.head = nn.Linear(d_model, V)
+
+        def _embed(self, ids):
+            pos = torch.arange(ids.shape[1], dtype=torch.float64)[:, None]
+            div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float64)
+                            * (-np.log(10000.0) / d_model))
+            pe = torch.zeros(ids.shape[1], d_model, dtype=torch.float64)
+            pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+            # ember's table is built in the default float32, then converted with the model
+            return self.embed(ids) * d_model ** 0.5 + pe.float().double()
+
+        def forward(self, xs, dec):
+            mask = nn.Transformer.generate_square_subsequent_mask(dec.shape[1],
+                                                                  dtype=torch.float64)
+            memory = self.transformer.encoder(self._embed(xs))
+            out = self.transformer.decoder(self._embed(dec), memory, tgt_mask=mask,
+                                           tgt_is_causal=True)
+            return self.head(out)
+    return Net().double()
+
+
+def test_transformer_seq2seq_matches_pytorch_and_decodes_greedily():
+    from ember.models.attention_seq2seq import TransformerSeq2seq
+    torch = import_torch()
+    tm = torch_transformer_seq2seq(torch)
+    em = TransformerSeq2seq(V, d_model=8, nhead=2, num_layers=1, dropout=0.0).to(ember.float64)
+    assert list(em.state_dict()) == list(tm.state_dict())
+    copy_from_torch(em, tm)
+    xs, dec = ids((3, 7)), ids((3, 4), seed=1)
+    es, ts = em(ember.tensor(xs), ember.tensor(dec)), tm(torch.tensor(xs), torch.tensor(dec))
+    assert_close(es.detach().numpy(), ts.detach().numpy(), what="scores", **TOL)
+    g = np.random.default_rng(2).standard_normal(tuple(es.shape))
+    (es * ember.tensor(g)).sum().backward()
+    (ts * torch.tensor(g)).sum().backward()
+    for (name, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
+        assert_close(ep.grad.numpy(), tp.grad.numpy(), what=f"gradient of {name}", **TOL)
+    out = em.generate(ember.tensor(xs), 2, 4).numpy()  # each step = arg-max of a full pass
+    seq = np.full((3, 1), 2)
+    for _ in range(4):
+        nxt = tm(torch.tensor(xs), torch.tensor(seq))[:, -1].argmax(-1).numpy()[:, None]
+        seq = np.concatenate([seq, nxt], 1)
+    assert np.array_equal(out, seq[:, 1:])

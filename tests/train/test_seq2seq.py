@@ -56,13 +56,15 @@ def addition_or_skip():
                     "~/.cache/ember); Addition(download=True) gets it")
 
 
-@pytest.mark.parametrize("peeky, attention", [(False, ""), (True, ""), (False, "dot"),
-                                               (False, "additive")])
+@pytest.mark.parametrize("peeky, attention, transformer", [
+    (False, "", False), (True, "", False), (False, "dot", False), (False, "additive", False),
+    (False, "", True)])
 def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peeky, attention,
-                                                                    capsys):
+                                                                    transformer, capsys):
     addition_or_skip()
     cfg = Seq2seqConfig(epochs=2, batch_size=64, limit=256, hidden_size=16, reverse=True,
-                        peeky=peeky, attention=attention, progress=False,
+                        peeky=peeky, attention=attention, transformer=transformer,
+                        progress=False,
                         out_dir=str(tmp_path), name="r")
     result = run_seq2seq(cfg)
     run_dir = tmp_path / "r"
@@ -92,6 +94,7 @@ def test_a_short_run_writes_its_folder_and_evaluate_reproduces_it(tmp_path, peek
     ({"limit": -1}, "--limit must be >= 0"),
     ({"attention": "general"}, "--attention must be dot or additive"),
     ({"attention": "dot", "peeky": True}, "pick one"),
+    ({"transformer": True, "peeky": True}, "pick one"),
 ])
 def test_bad_configurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
