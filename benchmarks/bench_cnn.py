@@ -16,7 +16,6 @@ saved once by the parent from torch's freshly seeded model.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -86,21 +85,12 @@ def resnet20(nn, F):
 def build(framework, name, seed=0, device="cpu", state=None):
     """(model, step(x, y), infer(x)) for ``framework`` 'ember' or 'torch', with the weights
     of ``state`` (a state_dict of NumPy arrays) if given, on ``device``."""
-    if framework == "torch":
-        torch = harness.import_torch()
-        nn, F = torch.nn, torch.nn.functional
-        torch.manual_seed(seed)
-        no_grad = torch.no_grad
-    else:
-        import ember
-        import ember.nn
-        nn, F = ember.nn, ember.nn.functional
-        ember.manual_seed(seed)
-        no_grad = ember.no_grad
+    nn, F, no_grad = harness.libraries(framework, seed)
     model = lenet(nn) if name == "lenet" else resnet20(nn, F)
     if state is not None:
         if framework == "torch":
-            state = {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
+            from_numpy = harness.import_torch().from_numpy
+            state = {k: from_numpy(np.asarray(v)) for k, v in state.items()}
         model.load_state_dict(state)
     model.to(device)
     params = list(model.parameters())
@@ -236,16 +226,9 @@ def save_states(state_dir):
 
 
 def main(argv=None):
-    p = harness.parser(__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer processes and repeats")
-    p.add_argument("--state-dir", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.worker:
-        key, library = args.worker
-        harness.worker(cases(args.quick, args.state_dir)[key], library)
+    args = harness.parse_args(__doc__.splitlines()[0], argv, cases, "--state-dir")
+    if args is None:
         return 0
-    if args.quick and "--processes" not in (argv if argv is not None else sys.argv[1:]):
-        args.processes = 3
     mode = "in one process" if args.in_process else f"{args.processes} processes per library"
     import ember
     print(f"threads: {harness.THREADS}, float32; ratio = ember / torch (lower is better); "

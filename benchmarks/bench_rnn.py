@@ -27,7 +27,6 @@ by the parent from torch's freshly seeded model.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -72,21 +71,12 @@ def classifier(nn, name):
 def build(framework, name, seed=0, state=None):
     """(model, step(x, y), infer(x)) for ``framework`` 'ember' or 'torch', with the weights
     of ``state`` (a state_dict of NumPy arrays) if given."""
-    if framework == "torch":
-        torch = harness.import_torch()
-        nn, F = torch.nn, torch.nn.functional
-        torch.manual_seed(seed)
-        no_grad = torch.no_grad
-    else:
-        import ember
-        import ember.nn
-        nn, F = ember.nn, ember.nn.functional
-        ember.manual_seed(seed)
-        no_grad = ember.no_grad
+    nn, F, no_grad = harness.libraries(framework, seed)
     model = classifier(nn, name)
     if state is not None:
         if framework == "torch":
-            state = {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
+            from_numpy = harness.import_torch().from_numpy
+            state = {k: from_numpy(np.asarray(v)) for k, v in state.items()}
         model.load_state_dict(state)
     params = list(model.parameters())
 
@@ -228,16 +218,9 @@ def save_states(state_dir):
 
 
 def main(argv=None):
-    p = harness.parser(__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer processes and repeats")
-    p.add_argument("--state-dir", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.worker:
-        key, library = args.worker
-        harness.worker(cases(args.quick, args.state_dir)[key], library)
+    args = harness.parse_args(__doc__.splitlines()[0], argv, cases, "--state-dir")
+    if args is None:
         return 0
-    if args.quick and "--processes" not in (argv if argv is not None else sys.argv[1:]):
-        args.processes = 3
     known = [*CASES, "lstm-memory"]
     unknown = set(args.cases) - set(known)
     if unknown:

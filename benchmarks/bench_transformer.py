@@ -19,7 +19,6 @@ only; no target).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -222,16 +221,9 @@ def cases(quick, state_path=None):
 
 
 def main(argv=None):
-    p = harness.parser(__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer processes and repeats")
-    p.add_argument("--state", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.worker:
-        key, library = args.worker
-        harness.worker(cases(args.quick, args.state)[key], library)
+    args = harness.parse_args(__doc__.splitlines()[0], argv, cases, "--state")
+    if args is None:
         return 0
-    if args.quick and "--processes" not in (argv if argv is not None else sys.argv[1:]):
-        args.processes = 3
     mode = "in one process" if args.in_process else f"{args.processes} processes per library"
     import ember
     print(f"threads: {harness.THREADS}, float32; ratio = ember / torch (lower is better); "

@@ -141,6 +141,36 @@ def parser(description):
     return p
 
 
+def parse_args(description, argv, cases, state_flag="--state-dir"):
+    """The bench scripts' shared start: parse the shared flags plus ``--quick`` and the
+    hidden ``state_flag`` (where the parent saved the weights). In a worker process, time its
+    case (``cases(quick, state)[key]``) and return None; else the args (``--quick`` means 3
+    processes unless ``--processes`` was given)."""
+    p = parser(description)
+    p.add_argument("--quick", action="store_true", help="fewer processes and repeats")
+    p.add_argument(state_flag, dest="state", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        key, library = args.worker
+        worker(cases(args.quick, args.state)[key], library)
+        return None
+    if args.quick and "--processes" not in (argv if argv is not None else sys.argv[1:]):
+        args.processes = 3
+    return args
+
+
+def libraries(framework, seed=0):
+    """``(nn, F, no_grad)`` of ``framework`` ('ember' or 'torch'), its generator seeded."""
+    if framework == "torch":
+        torch = import_torch()
+        torch.manual_seed(seed)
+        return torch.nn, torch.nn.functional, torch.no_grad
+    import ember
+    import ember.nn
+    ember.manual_seed(seed)
+    return ember.nn, ember.nn.functional, ember.no_grad
+
+
 def run_cases(script, cases, args, extra_args=()):
     """Time every case of ``cases`` ({key: Case}) as ``args`` say; return the rows
     (title, target, ratio)."""
