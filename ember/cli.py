@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import difflib
 import errno
+import importlib
 import json
 import os
 import sys
@@ -380,6 +381,8 @@ def _at_least(low):
     return parse
 
 
+# Commands living beside their task's code: add_command(sub, epilog) adds each subparser.
+COMMAND_MODULES = ()
 EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one line on "
           "stderr), 2 a usage error. Set EMBER_DEBUG=1 to see the full traceback of an error.")
 
@@ -528,6 +531,8 @@ def build_parser():
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--num-samples", dest="num_samples", type=_at_least(1), default=1)
     g.set_defaults(func=cmd_generate)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_command(sub, EPILOG)
     return parser
 
 
