@@ -1,0 +1,284 @@
+"""ONNX for the calculus Tensor binds (``ember/ops``): arithmetic, elementwise functions,
+reductions, shape ops and indexing. Each converter takes ``(g, xs, config, ys)`` (the graph,
+the op's raw positional inputs, its keyword configuration and its output arrays) and returns
+the name of each output (a name, or a list for several)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.onnx.graph import INT_MAX, ExportError, tensor_type
+
+CONVERTERS = {}
+
+
+def converts(*names):
+    def register(fn):
+        for n in names:
+            CONVERTERS[n] = fn
+        return fn
+    return register
+
+
+def _same(op):
+    def convert(g, xs, config, ys):
+        return g.node(op, [g.name(x) for x in xs])
+    return convert
+
+
+for _fn, _op in {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Neg": "Neg",
+                 "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "Sin": "Sin",
+                 "Cos": "Cos", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Relu": "Relu",
+                 "Erf": "Erf", "Maximum": "Max", "Minimum": "Min", "Matmul": "MatMul",
+                 "Clone": "Identity", "ToDevice": "Identity"}.items():
+    CONVERTERS[_fn] = _same(_op)
+
+
+def _scalar(g, value, like):
+    return g.const(np.asarray(value, dtype=like.dtype))
+
+
+@converts("Pow")
+def _pow(g, xs, config, ys):
+    return g.node("Pow", [g.name(xs[0]), g.name(xs[1])])
+
+
+@converts("Log1p")
+def _log1p(g, xs, config, ys):
+    return g.node("Log", [g.node("Add", [g.name(xs[0]), _scalar(g, 1, xs[0])])])
+
+
+@converts("Rsqrt")
+def _rsqrt(g, xs, config, ys):
+    return g.node("Reciprocal", [g.node("Sqrt", [g.name(xs[0])])])
+
+
+@converts("Clamp")
+def _clamp(g, xs, config, ys):
+    lo, hi = config.get("min"), config.get("max")
+    x = xs[0]
+    return g.node("Clip", [g.name(x), "" if lo is None else _scalar(g, lo, x),
+                           "" if hi is None else _scalar(g, hi, x)])
+
+
+@converts("Where")
+def _where(g, xs, config, ys):
+    return g.node("Where", [g.name(config["condition"]), g.name(xs[0]), g.name(xs[1])])
+
+
+@converts("Cumsum")
+def _cumsum(g, xs, config, ys):
+    return g.node("CumSum", [g.name(xs[0]), g.const(np.int64(config["dim"]))])
+
+
+@converts("Cast")
+def _cast(g, xs, config, ys):
+    return g.node("Cast", [g.name(xs[0])], to=tensor_type(ys[0].dtype))
+
+
+@converts("CopyFrom")
+def _copy_from(g, xs, config, ys):
+    x, src = xs
+    out = g.name(src)
+    if src.dtype != x.dtype:
+        out = g.node("Cast", [out], to=tensor_type(x.dtype))
+    if src.shape != x.shape:
+        out = g.node("Expand", [out, g.shape_vector(x.shape)])
+    return out
+
+
+# --- reductions -----------------------------------------------------------------------------
+
+def _axes(config, x):
+    axes = config.get("axes")
+    return tuple(range(x.ndim)) if axes is None else tuple(axes)
+
+
+def _reduce(op):
+    def convert(g, xs, config, ys):
+        x = xs[0]
+        axes = _axes(config, x)
+        if not axes:
+            return g.node("Identity", [g.name(x)])
+        return g.reduce(op, g.name(x), axes, config["keepdim"])
+    return convert
+
+
+CONVERTERS.update(Sum=_reduce("ReduceSum"), Mean=_reduce("ReduceMean"),
+                  Logsumexp=_reduce("ReduceLogSumExp"))
+
+
+@converts("AmaxAmin")
+def _amax(g, xs, config, ys):
+    op = "ReduceMax" if config["largest"] else "ReduceMin"
+    return g.reduce(op, g.name(xs[0]), _axes(config, xs[0]), config["keepdim"])
+
+
+@converts("MaxMinDim")
+def _max_dim(g, xs, config, ys):
+    x, axis, keep = g.name(xs[0]), config["axis"], int(config["keepdim"])
+    largest = config["largest"]
+    values = g.reduce("ReduceMax" if largest else "ReduceMin", x, [axis], keep)
+    index = g.node("ArgMax" if largest else "ArgMin", [x], axis=axis, keepdims=keep,
+                   select_last_index=0)
+    return [values, index]
+
+
+@converts("Var")
+def _var(g, xs, config, ys):
+    x = xs[0]
+    axes = _axes(config, x)
+    n = int(np.prod([x.shape[a] for a in axes]))
+    xn = g.name(x)
+    centred = g.node("Sub", [xn, g.reduce("ReduceMean", xn, axes, 1)])
+    mean_sq = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes,
+                       config["keepdim"])
+    correction = config["correction"]
+    if not correction:
+        return mean_sq
+    return g.node("Mul", [mean_sq, _scalar(g, n / max(n - correction, 0), x)])
+
+
+def _along_axis(op):
+    def convert(g, xs, config, ys):
+        return g.node(op, [g.name(xs[0])], axis=config["axis"])
+    return convert
+
+
+CONVERTERS.update(Softmax=_along_axis("Softmax"), LogSoftmax=_along_axis("LogSoftmax"))
+
+
+# --- shape ----------------------------------------------------------------------------------
+
+@converts("Reshape")
+def _reshape(g, xs, config, ys):
+    out = g.reshape(g.name(xs[0]), xs[0].shape, ys[0].shape)
+    return out if out != g.name(xs[0]) else g.node("Identity", [out])
+
+
+@converts("Permute")
+def _permute(g, xs, config, ys):
+    dims = list(config["dims"])
+    if dims == list(range(len(dims))):
+        return g.node("Identity", [g.name(xs[0])])
+    return g.node("Transpose", [g.name(xs[0])], perm=dims)
+
+
+@converts("Expand")
+def _expand(g, xs, config, ys):
+    x, shape = xs[0], tuple(config["shape"])
+    lead = len(shape) - x.ndim
+    like = (1,) * lead + tuple(x.shape)
+    # a dim x already has becomes 1 (Expand keeps it); a new or broadcast one is its size
+    dims = [1 if i >= lead and like[i] == n else n for i, n in enumerate(shape)]
+    return g.node("Expand", [g.name(x), g.shape_vector(dims, like=like)])
+
+
+@converts("Repeat")
+def _repeat(g, xs, config, ys):
+    x, reps = xs[0], tuple(config["reps"])
+    xn = g.name(x)
+    if len(reps) > x.ndim:
+        xn = g.node("Unsqueeze", [xn, g.ints(range(len(reps) - x.ndim))])
+    return g.node("Tile", [xn, g.ints(reps)])
+
+
+@converts("Cat")
+def _cat(g, xs, config, ys):
+    return g.node("Concat", [g.name(x) for x in xs], axis=config["axis"])
+
+
+@converts("Stack")
+def _stack(g, xs, config, ys):
+    axis = config["axis"]
+    return g.node("Concat", [g.node("Unsqueeze", [g.name(x), g.ints([axis])]) for x in xs],
+                  axis=axis)
+
+
+@converts("Split")
+def _split(g, xs, config, ys):
+    sizes = [y.shape[config["axis"]] for y in ys]
+    outs = g.node("Split", [g.name(xs[0]), g.ints(sizes)], outputs=len(ys),
+                  axis=config["axis"])
+    return outs if isinstance(outs, list) else [outs]
+
+
+@converts("Flip")
+def _flip(g, xs, config, ys):
+    dims = list(config["dims"])
+    return g.node("Slice", [g.name(xs[0]), g.ints([-1] * len(dims)),
+                            g.ints([-INT_MAX] * len(dims)), g.ints(dims),
+                            g.ints([-1] * len(dims))])
+
+
+@converts("Pad")
+def _pad(g, xs, config, ys):
+    mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}.get(
+        config["mode"])
+    if mode is None:
+        raise ExportError(f"pad with mode={config['mode']!r} cannot be exported to ONNX "
+                          "(constant, reflect and replicate can)")
+    widths = config["widths"]
+    pads = [lo for lo, _ in widths] + [hi for _, hi in widths]
+    inputs = [g.name(xs[0]), g.ints(pads)]
+    if mode == "constant":
+        inputs.append(_scalar(g, config["value"], xs[0]))
+    return g.node("Pad", inputs, mode=mode)
+
+
+# --- indexing -------------------------------------------------------------------------------
+
+@converts("GetItem")
+def _getitem(g, xs, config, ys):
+    x = xs[0]
+    key = config["key"]
+    key = key if isinstance(key, tuple) else (key,)
+    if sum(1 for k in key if hasattr(k, "ndim")) > 1:
+        raise ExportError("indexing with more than one index tensor cannot be exported "
+                          "to ONNX; index one dim at a time")
+    explicit = sum(1 for k in key if k is not None and k is not Ellipsis)
+    cur, axis = g.name(x), 0
+    for k in key:
+        if k is Ellipsis:
+            axis += x.ndim - explicit
+        elif k is None:
+            cur = g.node("Unsqueeze", [cur, g.ints([axis])])
+            axis += 1
+        elif isinstance(k, (int, np.integer)):
+            cur = g.node("Gather", [cur, g.const(np.int64(k))], axis=axis)
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            if (k.start, k.stop, step) != (None, None, 1):
+                start = k.start if k.start is not None else (0 if step > 0 else -1)
+                stop = k.stop if k.stop is not None else (INT_MAX if step > 0 else -INT_MAX)
+                cur = g.node("Slice", [cur, g.ints([start]), g.ints([stop]), g.ints([axis]),
+                                       g.ints([step])])
+            axis += 1
+        elif getattr(k, "dtype", None) is not None and k.dtype.kind in "iu":
+            index = g.name(k)
+            if k.dtype != np.int64:
+                index = g.node("Cast", [index], to=tensor_type(np.int64))
+            cur = g.node("Gather", [cur, index], axis=axis)
+            axis += k.ndim
+        else:
+            raise ExportError(f"indexing with {type(k).__name__} "
+                              f"{getattr(k, 'dtype', '')} cannot be exported to ONNX "
+                              "(ints, slices, None, ... and one integer index tensor can)")
+    return cur if cur != g.name(x) else g.node("Identity", [cur])
+
+
+@converts("Gather")
+def _gather(g, xs, config, ys):
+    return g.node("GatherElements", [g.name(xs[0]), _index(g, config["index"])],
+                  axis=config["axis"])
+
+
+@converts("IndexSelect")
+def _index_select(g, xs, config, ys):
+    return g.node("Gather", [g.name(xs[0]), _index(g, config["index"])], axis=config["axis"])
+
+
+def _index(g, index):
+    name = g.name(index)
+    if index.dtype != np.int64:
+        name = g.node("Cast", [name], to=tensor_type(np.int64))
+    return name
