@@ -28,8 +28,6 @@ import inspect
 
 from ember.onnx.graph import ExportError, Graph, onnx_modules, tensor_type
 
-
-
 _EVAL = (None, False, "eval", "EVAL", "TrainingMode.EVAL")
 
 
@@ -91,7 +89,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                    export_params, keep_initializers_as_inputs)
     onnx.checker.check_model(proto)
     if verbose:
-        print(helper.printable_graph(proto.graph))
+        print(onnx.printer.to_text(proto.graph))
     if f is not None:
         if hasattr(f, "write"):
             f.write(proto.SerializeToString())

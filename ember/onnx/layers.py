@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ember.onnx.graph import ExportError, tensor_type
-from ember.onnx.ops import CONVERTERS, _scalar, converts
+from ember.onnx.ops import _scalar, converts
 
 
 @converts("Linear")
