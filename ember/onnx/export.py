@@ -71,12 +71,19 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         raise ValueError("ember.onnx.export: args must hold at least one Tensor (the inputs)")
     names = _input_names(model, args, input_names)
     dynamic = _dynamic_axes(dynamic_axes, names, output_names)
-    graph = Graph(_params(model), int(opset_version), {})
+    sizes = {(n, axis): int(t.shape[axis]) for n, t in zip(names, tensors)
+             for axis in dynamic.get(n, {})}
+    hints = None
+    if sizes:  # a first run at other sizes of the dynamic axes tells which dims follow them
+        hints, other, other_outputs = _run_at_other_sizes(model, args, kw, names, sizes)
+        sizes = {k: (v, other[k]) for k, v in sizes.items()}
+    graph = Graph(_params(model), int(opset_version), sizes, hints)
     for n, t in zip(names, tensors):
         graph.bind(t.array, n)
-        for axis in dynamic.get(n, {}):
-            graph.dynamic_sizes.setdefault(int(t.shape[axis]), (n, axis))
     out = _trace(model, graph, args, kw)
+    if hints is not None and graph.counter_ops + 1 != len(hints):
+        raise ExportError("ember.onnx.export: the model runs other ops at another size of "
+                          "the dynamic axes: it cannot be exported with these dynamic_axes")
     outputs = _flatten(out)
     if not outputs:
         raise ExportError("ember.onnx.export: the model returned no Tensor")
@@ -85,6 +92,13 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     if len(out_names) != len(outputs):
         raise ValueError(f"ember.onnx.export: {len(out_names)} output_names for "
                          f"{len(outputs)} outputs")
+    if hints is not None:  # output dims that followed the dynamic sizes are symbolic
+        symbols = {sizes[k]: dynamic[k[0]][k[1]] for k in sizes}
+        for name, t, shape in zip(out_names, outputs, other_outputs):
+            axes = dynamic.setdefault(name, {})
+            for i, (n, m) in enumerate(zip(t.shape, shape)):
+                if n != m and i not in axes:
+                    axes[i] = symbols.get((n, m), f"{name}_dim_{i}")
     proto = _build(graph, helper, names, tensors, out_names, outputs, dynamic,
                    export_params, keep_initializers_as_inputs)
     onnx.checker.check_model(proto)
@@ -170,6 +184,38 @@ def _trace(model, graph, args, kw):
     finally:
         for m, mode in modes:
             m.__dict__["training"] = mode
+
+
+def _run_at_other_sizes(model, args, kw, names, sizes):
+    """Run the model with each dynamic axis one longer (or, if that fails, one shorter),
+    its inputs repeated cyclically along it; returns the ShapeLog entries and the sizes."""
+    import numpy as np
+
+    from ember.onnx.recorder import ShapeLog
+    from ember.tensor import Tensor
+    failure = None
+    for delta in (1, -1):
+        other = {k: v + delta for k, v in sizes.items()}
+        if min(other.values()) < 2 and delta < 0:
+            break
+        it = iter(names)
+        moved = []
+        for a in args:
+            if _is_tensor(a):
+                name, arr = next(it), a.array
+                for (n, axis), size in other.items():
+                    if n == name:
+                        arr = arr.take(np.arange(size) % arr.shape[axis], axis=axis)
+                a = Tensor._make(arr)
+            moved.append(a)
+        log = ShapeLog()
+        try:
+            out = _trace(model, log, moved, kw)
+            return log.entries, other, [tuple(t.shape) for t in _flatten(out)]
+        except Exception as e:  # noqa: BLE001 - reported below if no size works
+            failure = e
+    raise ExportError(f"ember.onnx.export: the model fails at another size of the dynamic "
+                      f"axes {sorted(sizes)}: {failure}")
 
 
 def _flatten(out):

@@ -38,7 +38,7 @@ def onnx_modules():
 class Graph:
     """Nodes, initializers and the array -> value-name map of one export."""
 
-    def __init__(self, params, opset, dynamic_sizes):
+    def __init__(self, params, opset, dynamic_sizes, hints=None):
         self.onnx, self.helper, self.numpy_helper = onnx_modules()
         self.opset = opset
         self.nodes = []
@@ -50,7 +50,10 @@ class Graph:
         self.param_views = {}           # id(memory owner) -> [(name, array)]
         for n, a in params:
             self.param_views.setdefault(id(memory_owner(a)), []).append((n, a))
-        self.dynamic_sizes = dynamic_sizes  # export-time size -> (input name, axis)
+        self.dynamic_sizes = dynamic_sizes  # (input name, axis) -> (size, other size)
+        self.hints = hints                  # ShapeLog entries of the run at other sizes
+        self.hint = None                    # the current op's entry
+        self.counter_ops = -1               # ops seen so far (their index in hints)
         self.producers = {}             # value name -> (kind, info) for converters' look-back
         self.counter = 0
 
@@ -129,53 +132,94 @@ class Graph:
             return self.node(op, [x, self.ints(axes)], keepdims=int(keepdims))
         return self.node(op, [x], axes=axes, keepdims=int(keepdims))
 
-    def shape_vector(self, dims, like=None):
-        """A 1-D int64 shape for ``dims``: a constant, except that a dim equal to the
-        export-time size of a dynamic input axis (and differing from ``like``'s dim there,
-        if given) is read from that input's shape at run time."""
-        parts, dynamic = [], False
-        for i, d in enumerate(dims):
-            src = self.dynamic_sizes.get(int(d))
-            if src is not None and (like is None or like[i] != d):
-                shape = self.node("Shape", [src[0]])
-                parts.append(self.node("Gather", [shape, self.ints([src[1]])], axis=0))
-                dynamic = True
-            else:
-                parts.append(int(d))
-        if not dynamic:
+    # --- shapes that stay valid at other sizes of the dynamic axes --------------------------
+    def next_hint(self, op, xs, config, ys):
+        """The shapes the current op had in the run at other sizes (or its own, without
+        dynamic axes): (op, input shapes, index-array shapes, output shapes)."""
+        from ember.onnx.recorder import _arrays
+        own = (op, [tuple(a.shape) for a in _arrays(xs)],
+               [tuple(a.shape) for a in _arrays(list(config.values()))],
+               [tuple(y.shape) for y in ys])
+        if self.hints is None:
+            return own
+        k = self.counter_ops = self.counter_ops + 1
+        if k >= len(self.hints) or self.hints[k][0] != op or \
+                len(self.hints[k][1]) != len(own[1]) or len(self.hints[k][3]) != len(own[3]):
+            raise ExportError(f"ember.onnx.export: the model runs other ops at another size of "
+                              f"the dynamic axes (op {k}, {op}): it cannot be exported with "
+                              "these dynamic_axes")
+        return self.hints[k]
+
+    def runtime_dim(self, size, other):
+        """A 1-element int64 value holding the dynamic input dim that is ``size`` here and
+        ``other`` at the other sizes, read from the input's shape; None if none is."""
+        for (name, axis), sizes in self.dynamic_sizes.items():
+            if sizes == (size, other):
+                shape = self.node("Shape", [name])
+                return self.node("Gather", [shape, self.ints([axis])], axis=0)
+        return None
+
+    def shape_vector(self, dims, other, ops="expand"):
+        """A 1-D int64 shape: ``dims`` where they equal ``other`` (the same op's dims at the
+        other sizes), else the matching dynamic input dim read at run time."""
+        parts = []
+        for d, e in zip(dims, other):
+            part = int(d) if d == e else self.runtime_dim(d, e)
+            if part is None:
+                raise ExportError(f"ember.onnx.export: an {ops} to a size ({d}, {e} at "
+                                  "another batch) that no dynamic input dim gives")
+            parts.append(part)
+        if all(isinstance(p, int) for p in parts):
             return self.ints(parts)
         return self.node("Concat", [p if isinstance(p, str) else self.ints([p])
                                     for p in parts], axis=0)
 
-    def reshape(self, x, in_shape, out_shape):
-        """``x`` reshaped to ``out_shape`` so that it stays valid at another size of the
-        dynamic axes: Squeeze/Unsqueeze when only 1s change; else a Reshape whose target
-        copies the dims the two shapes share at the start (0) and infers the next one
-        (-1)."""
+    def batch_dependent_constant(self, a, other, op):
+        """A constant made outside ember's ops whose shape follows the dynamic sizes (e.g.
+        ``ember.zeros(x.shape[0], h)``): if its values repeat along those dims it becomes an
+        Expand of one slice to the run-time shape; otherwise it cannot be exported."""
+        arr = np.asarray(to_numpy(a))
+        axes = [i for i, (n, m) in enumerate(zip(arr.shape, other)) if n != m]
+        first = arr[tuple(slice(0, 1) if i in axes else slice(None) for i in range(arr.ndim))]
+        if len(other) != arr.ndim or not np.array_equal(np.broadcast_to(first, arr.shape), arr):
+            raise ExportError(f"ember.onnx.export: {op} uses a constant of shape "
+                              f"{tuple(arr.shape)} whose shape follows the batch size (made "
+                              "outside ember's ops?) and whose rows differ: it cannot be "
+                              "exported with dynamic axes")
+        self.keep.append(a)
+        self.bind(a, self.node("Expand", [self.const(np.ascontiguousarray(first)),
+                                          self.shape_vector(arr.shape, other, "expand")]))
+
+    def reshape(self, x, in_shape, out_shape, hint=None):
+        """``x`` reshaped to ``out_shape`` so that it stays valid at other sizes of the
+        dynamic axes (``hint``: the two shapes there): Squeeze/Unsqueeze when only 1s
+        change; else a Reshape whose target has the static dims, 0 for a dynamic dim kept
+        in place, a dynamic input dim read at run time, or -1 (one, inferred)."""
         in_shape, out_shape = tuple(in_shape), tuple(out_shape)
-        if in_shape == out_shape:
+        in_b, out_b = hint or (in_shape, out_shape)
+        if in_shape == out_shape and in_b == out_b:
             return x
-        if 0 in out_shape or 0 in in_shape:
-            raise ExportError(f"reshape of an empty tensor {in_shape} -> {out_shape} cannot "
-                              "be exported")
-        squeezed = _ones_moved(in_shape, out_shape)
-        if squeezed is not None:
-            op, axes = squeezed
-            return self.node(op, [x, self.ints(axes)])
-        target = list(out_shape)
-        k = 0
-        while k < min(len(in_shape), len(out_shape)) and in_shape[k] == out_shape[k]:
-            target[k] = 0
-            k += 1
-        runtime = [i for i in range(k, len(out_shape)) if out_shape[i] in self.dynamic_sizes]
-        rest = [i for i in range(k, len(out_shape)) if i not in runtime]
-        if rest:
-            target[rest[0]] = -1
-        if not runtime:
+        moved = _ones_moved(in_shape, out_shape)
+        if moved is not None and moved == _ones_moved(in_b, out_b):
+            return self.node(moved[0], [x, self.ints(moved[1])])
+        target = []
+        for i, (n, m) in enumerate(zip(out_shape, out_b)):
+            if n == m:
+                if n == 0:
+                    raise ExportError(f"reshape to an empty tensor {out_shape} cannot be "
+                                      "exported")
+                target.append(int(n))
+            elif i < len(in_shape) and in_shape[i] == n and in_b[i] == m:
+                target.append(0)
+            else:
+                target.append(self.runtime_dim(n, m) or -1)
+        if target.count(-1) > 1:
+            raise ExportError(f"ember.onnx.export: a reshape {in_shape} -> {out_shape} with "
+                              "several merged dynamic dims cannot be exported")
+        if all(isinstance(t, int) for t in target):
             return self.node("Reshape", [x, self.ints(target)])
-        parts = [self.shape_vector([out_shape[i]]) if i in runtime else self.ints([target[i]])
-                 for i in range(len(out_shape))]
-        return self.node("Reshape", [x, self.node("Concat", parts, axis=0)])
+        return self.node("Reshape", [x, self.node("Concat", [
+            t if isinstance(t, str) else self.ints([t]) for t in target], axis=0)])
 
     def transpose_last(self, x, ndim):
         perm = list(range(ndim))

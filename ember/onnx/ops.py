@@ -82,7 +82,7 @@ def _copy_from(g, xs, config, ys):
     if src.dtype != x.dtype:
         out = g.node("Cast", [out], to=tensor_type(x.dtype))
     if src.shape != x.shape:
-        out = g.node("Expand", [out, g.shape_vector(x.shape)])
+        out = g.node("Expand", [out, g.shape_vector(x.shape, g.hint[1][0])])
     return out
 
 
@@ -128,6 +128,8 @@ def _var(g, xs, config, ys):
     x = xs[0]
     axes = _axes(config, x)
     n = int(np.prod([x.shape[a] for a in axes]))
+    if n != int(np.prod([g.hint[1][0][a] for a in axes])):
+        raise ExportError("var / std over a dynamic axis cannot be exported")
     xn = g.name(x)
     centred = g.node("Sub", [xn, g.reduce("ReduceMean", xn, axes, 1)])
     mean_sq = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes,
@@ -136,6 +138,11 @@ def _var(g, xs, config, ys):
     if not correction:
         return mean_sq
     return g.node("Mul", [mean_sq, _scalar(g, n / max(n - correction, 0), x)])
+
+
+@converts("Std")
+def _std(g, xs, config, ys):
+    return g.node("Sqrt", [_var(g, xs, config, ys)])
 
 
 def _along_axis(op):
@@ -151,7 +158,7 @@ CONVERTERS.update(Softmax=_along_axis("Softmax"), LogSoftmax=_along_axis("LogSof
 
 @converts("Reshape")
 def _reshape(g, xs, config, ys):
-    out = g.reshape(g.name(xs[0]), xs[0].shape, ys[0].shape)
+    out = g.reshape(g.name(xs[0]), xs[0].shape, ys[0].shape, (g.hint[1][0], g.hint[3][0]))
     return out if out != g.name(xs[0]) else g.node("Identity", [out])
 
 
@@ -165,12 +172,16 @@ def _permute(g, xs, config, ys):
 
 @converts("Expand")
 def _expand(g, xs, config, ys):
-    x, shape = xs[0], tuple(config["shape"])
+    x, shape, other = xs[0], tuple(ys[0].shape), g.hint[3][0]
     lead = len(shape) - x.ndim
     like = (1,) * lead + tuple(x.shape)
+    like_other = (1,) * lead + tuple(g.hint[1][0])
     # a dim x already has becomes 1 (Expand keeps it); a new or broadcast one is its size
-    dims = [1 if i >= lead and like[i] == n else n for i, n in enumerate(shape)]
-    return g.node("Expand", [g.name(x), g.shape_vector(dims, like=like)])
+    keep = [i >= lead and like[i] == n and like_other[i] == m
+            for i, (n, m) in enumerate(zip(shape, other))]
+    dims = [1 if k else n for k, n in zip(keep, shape)]
+    dims_other = [1 if k else m for k, m in zip(keep, other)]
+    return g.node("Expand", [g.name(x), g.shape_vector(dims, dims_other)])
 
 
 @converts("Repeat")
@@ -197,6 +208,8 @@ def _stack(g, xs, config, ys):
 @converts("Split")
 def _split(g, xs, config, ys):
     sizes = [y.shape[config["axis"]] for y in ys]
+    if sizes != [shape[config["axis"]] for shape in g.hint[3]]:
+        raise ExportError("split along a dynamic axis cannot be exported")
     outs = g.node("Split", [g.name(xs[0]), g.ints(sizes)], outputs=len(ys),
                   axis=config["axis"])
     return outs if isinstance(outs, list) else [outs]

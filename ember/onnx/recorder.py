@@ -18,32 +18,44 @@ def _arrays(value):
     return [value] if hasattr(value, "shape") else []
 
 
+class ShapeLog:
+    """The first of an export's two runs, at other sizes of the dynamic axes: the shapes of
+    every op's arrays, in order. The second run (the graph's) compares its shapes with
+    these: a dim that differs is dynamic."""
+
+    def __init__(self):
+        self.entries = []
+
+    def record(self, cls, xs, config, ys):
+        self.entries.append((cls.__name__, [tuple(a.shape) for a in _arrays(xs)],
+                             [tuple(a.shape) for a in _arrays(list(config.values()))],
+                             [tuple(y.shape) for y in ys]))
+
+
 def record(graph, cls, inputs, config, out):
-    """Add the nodes of one op, if any input (or index array) is traced."""
+    """Add the nodes of one op, if any input (or index array) is traced or the op's result
+    changes with the dynamic sizes."""
     from ember.tensor import Tensor
     xs = [t.array if isinstance(t, Tensor) else t for t in inputs]
-    if not any(graph.traced(a) for a in _arrays(xs) + _arrays(list(config.values()))) \
-            and not _grows_to_a_dynamic_size(graph, cls, xs, config):
+    ys = [t.array for t in (out if isinstance(out, tuple) else (out,))]
+    if isinstance(graph, ShapeLog):
+        return graph.record(cls, xs, config, ys)
+    graph.hint = hint = graph.next_hint(cls.__name__, xs, config, ys)
+    arrays, configs = _arrays(xs), _arrays(list(config.values()))
+    for a, shape in zip(arrays + configs, hint[1] + hint[2]):
+        if not graph.traced(a) and tuple(a.shape) != shape:
+            graph.batch_dependent_constant(a, shape, cls.__name__)
+    if not any(graph.traced(a) for a in arrays + configs) and \
+            [tuple(y.shape) for y in ys] == hint[3]:
         return  # constants only: the result is a constant (folded)
     convert = CONVERTERS.get(cls.__name__)
     if convert is None:
-        shapes = ", ".join(str(tuple(a.shape)) for a in _arrays(xs))
+        shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
         raise ExportError(f"ember.onnx.export: the op {cls.__name__} (input shapes: "
                           f"{shapes}) has no ONNX conversion")
-    ys = [t.array for t in (out if isinstance(out, tuple) else (out,))]
     names = convert(graph, xs, config, ys)
     for y, n in zip(ys, [names] if isinstance(names, str) else names):
         graph.bind(y, n)
-
-
-def _grows_to_a_dynamic_size(graph, cls, xs, config):
-    """An expand of a constant to the size of a dynamic axis (a class token expanded to the
-    batch) must stay an op: the size is read from the input at run time."""
-    if cls.__name__ != "Expand":
-        return False
-    shape = tuple(config["shape"])
-    like = (1,) * (len(shape) - xs[0].ndim) + tuple(xs[0].shape)
-    return any(n != m and n in graph.dynamic_sizes for n, m in zip(shape, like))
 
 
 @contextlib.contextmanager
@@ -60,6 +72,8 @@ def recording(graph, function_module, inplace_module):
 
     def write(x, array):
         original_write(x, array)
+        if isinstance(graph, ShapeLog):
+            return
         if graph.traced(array):
             graph.bind(x.array, graph.values[id(array)])
         else:
