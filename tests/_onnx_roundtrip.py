@@ -95,6 +95,7 @@ def randomize_batch_norms(model, seed=0):
                 c = m.num_features
                 m.running_mean.copy_(ember.tensor(rng.normal(0, 0.1, c).astype(np.float32)))
                 m.running_var.copy_(ember.tensor(rng.uniform(0.5, 1.5, c).astype(np.float32)))
-                m.weight.copy_(ember.tensor(rng.uniform(0.5, 1.5, c).astype(np.float32)))
-                m.bias.copy_(ember.tensor(rng.normal(0, 0.1, c).astype(np.float32)))
+                if m.weight is not None:
+                    m.weight.copy_(ember.tensor(rng.uniform(0.5, 1.5, c).astype(np.float32)))
+                    m.bias.copy_(ember.tensor(rng.normal(0, 0.1, c).astype(np.float32)))
     return model
