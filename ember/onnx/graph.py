@@ -136,7 +136,6 @@ class Graph:
     def next_hint(self, op, xs, config, ys):
         """The shapes the current op had in the run at other sizes (or its own, without
         dynamic axes): (op, input shapes, index-array shapes, output shapes)."""
-        from ember.onnx.recorder import _arrays
         own = (op, [tuple(a.shape) for a in _arrays(xs)],
                [tuple(a.shape) for a in _arrays(list(config.values()))],
                [tuple(y.shape) for y in ys])
@@ -225,6 +224,13 @@ class Graph:
         perm = list(range(ndim))
         perm[-1], perm[-2] = perm[-2], perm[-1]
         return self.node("Transpose", [x], perm=perm)
+
+
+def _arrays(value):
+    """The arrays in an op's inputs or configuration (nested in tuples and lists)."""
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _arrays(v)]
+    return [value] if hasattr(value, "shape") else []
 
 
 def _ones_moved(a, b):

@@ -6,16 +6,10 @@ import contextlib
 import threading
 
 from ember.onnx import layers  # noqa: F401  (registers the layer converters)
-from ember.onnx.graph import ExportError
+from ember.onnx.graph import ExportError, _arrays
 from ember.onnx.ops import CONVERTERS
 
 _lock = threading.Lock()  # one export at a time: the wrappers are process-wide
-
-
-def _arrays(value):
-    if isinstance(value, (tuple, list)):
-        return [a for v in value for a in _arrays(v)]
-    return [value] if hasattr(value, "shape") else []
 
 
 class ShapeLog:
