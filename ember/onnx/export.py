@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 
 from ember.onnx.graph import ExportError, Graph, onnx_modules, tensor_type
 
@@ -175,11 +176,13 @@ def _trace(model, graph, args, kw):
     from ember.autograd import function as function_module
     from ember.autograd.grad_mode import no_grad
     inplace_module = importlib.import_module("ember.ops.inplace")  # the module, not the op
+    arithmetic_module = importlib.import_module("ember.ops.arithmetic")
     from ember.onnx.recorder import recording
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with no_grad(), recording(graph, function_module, inplace_module):
+        with no_grad(), recording(graph, function_module, inplace_module,
+                                   arithmetic_module):
             return model(*args, **kw)
     finally:
         for m, mode in modes:
@@ -247,7 +250,13 @@ def _build(g, helper, in_names, tensors, out_names, outputs, dynamic, export_par
         n.input[:] = [rename.get(i, i) for i in n.input]
         n.output[:] = [rename.get(o, o) for o in n.output]
     nodes = _live(g.nodes, set(out_names))
-    used = {i for n in nodes for i in n.input}
+    used = {i for n in nodes for i in n.input} | {o for n in nodes for o in n.output}
+    unused = [n for n in in_names if n not in used and n not in out_names]
+    if unused:
+        warnings.warn(f"ember.onnx.export: the graph does not use the input(s) {unused}: the "
+                      "model ignores them, or computes from them with what the export cannot "
+                      "trace (NumPy on .numpy(), item(), ops without gradient such as argmax), "
+                      "which is then a constant of the graph", stacklevel=3)
     inits = {k: v for k, v in g.initializers.items() if k in used}
     numpy_helper = g.numpy_helper
     initializer = [numpy_helper.from_array(v, k) for k, v in inits.items()]

@@ -3,6 +3,7 @@ each op on traced values adds its ONNX nodes to the graph. Only while an export 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 
 from ember.onnx import layers  # noqa: F401  (registers the layer converters)
@@ -52,12 +53,50 @@ def record(graph, cls, inputs, config, out):
         graph.bind(y, n)
 
 
+# the ops without gradient that go through ember.ops.arithmetic._no_grad_binary, by the name
+# of the function calling it: comparisons and logic (masks made from the inputs)
+COMPARISONS = {"eq": ["Equal"], "ne": ["Equal", "Not"], "lt": ["Less"], "le": ["LessOrEqual"],
+               "gt": ["Greater"], "ge": ["GreaterOrEqual"], "logical_and": ["And"],
+               "logical_or": ["Or"], "logical_xor": ["Xor"], "bitwise_and": ["BitwiseAnd"],
+               "bitwise_or": ["BitwiseOr"]}
+
+
+def record_comparison(graph, name, x, y, out):
+    """A comparison or logical op on a traced array becomes nodes; another op without
+    gradient on a traced array cannot be exported."""
+    if isinstance(graph, ShapeLog) or not (graph.traced(x) or graph.traced(y)):
+        return
+    ops = COMPARISONS.get(name)
+    if ops is None:
+        raise ExportError(f"ember.onnx.export: the op {name} has no ONNX conversion")
+    inputs = [graph.name(x), graph.name(y)]
+    if name.startswith("logical") and x.dtype.kind != "b":
+        inputs = [graph.node("Cast", [i], to=9) for i in inputs]  # BOOL
+    value = graph.node(ops[0], inputs)
+    for op in ops[1:]:
+        value = graph.node(op, [value])
+    graph.bind(out, value)
+
+
 @contextlib.contextmanager
-def recording(graph, function_module, inplace_module):
-    """Wrap ``Function.apply`` and ``ember.ops.inplace._write`` for the duration."""
+def recording(graph, function_module, inplace_module, arithmetic_module):
+    """Wrap ``Function.apply``, ``ember.ops.inplace._write`` and the comparisons'
+    ``ember.ops.arithmetic._no_grad_binary`` for the duration."""
     Function = function_module.Function
     original_apply = Function.__dict__["apply"]
     original_write = inplace_module._write
+    original_binary = arithmetic_module._no_grad_binary
+
+    def no_grad_binary(func, a, b, dtype=None):
+        caller = sys._getframe(1).f_code.co_name
+        seen = []
+
+        def spy(x, y):
+            seen.append((x, y))
+            return func(x, y)
+        out = original_binary(spy, a, b, dtype)
+        record_comparison(graph, caller, *seen[0], out.array)
+        return out
 
     def apply(cls, *inputs, **config):
         out = original_apply.__func__(cls, *inputs, **config)
@@ -77,9 +116,11 @@ def recording(graph, function_module, inplace_module):
         raise RuntimeError("ember.onnx.export: another export is running in this process")
     Function.apply = classmethod(apply)
     inplace_module._write = write
+    arithmetic_module._no_grad_binary = no_grad_binary
     try:
         yield
     finally:
         Function.apply = original_apply
         inplace_module._write = original_write
+        arithmetic_module._no_grad_binary = original_binary
         _lock.release()

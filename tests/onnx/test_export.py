@@ -181,3 +181,39 @@ def test_an_op_without_conversion_names_the_op_and_the_layer():
         ember.onnx.export(Rolls(), floats(2, 3), None)
     with pytest.raises(ember.onnx.ExportError, match="LSTM.*proj_size"):
         ember.onnx.export(nn.LSTM(3, 4, proj_size=2), floats(5, 2, 3), None)
+
+
+class PaddedEncoder(nn.Module):
+    """A key padding mask computed from the token inputs (a traced comparison)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, tokens):
+        pad = tokens == 0
+        x = self.embed(tokens)
+        out = self.attn(x, x, x, key_padding_mask=pad, need_weights=False)[0]
+        keep = ((tokens > 0) & (tokens != 3)) | (tokens >= 9)
+        return out * keep.unsqueeze(-1).float()
+
+
+def test_masks_computed_from_the_inputs_are_traced():
+    tokens = [(ember.tensor([[1, 2, 3, 0], [4, 0, 0, 9]]),),
+              (ember.tensor([[5, 6, 0, 0], [1, 1, 1, 1], [2, 3, 0, 0]]),)]
+    proto = roundtrip(PaddedEncoder(), *tokens, dynamic={"tokens": [0], "output": [0]})
+    assert {"Equal", "Greater", "Not", "And", "Or", "GreaterOrEqual"} <= set(ops_of(proto))
+
+
+def test_an_input_used_only_outside_the_traced_ops_warns():
+    class Untraced(nn.Module):
+        def forward(self, x):
+            return ember.tensor(x.numpy() * 2)
+    with pytest.warns(UserWarning, match="does not use the input\\(s\\) \\['x'\\]"):
+        ember.onnx.export(Untraced(), floats(2, 3), None)
+    class Floors(nn.Module):
+        def forward(self, x):
+            return x // 2
+    with pytest.raises(ember.onnx.ExportError, match="the op floor_divide"):
+        ember.onnx.export(Floors(), floats(2, 3), None)
