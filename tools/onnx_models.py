@@ -1,0 +1,89 @@
+"""Export every model of ``ember.models`` (the registry and the models outside it) with
+``ember.onnx.export``, dynamic batch, and compare onnxruntime with ember at two batch sizes.
+Prints one line per model: nodes, export time, the largest relative difference, or the
+error that names what cannot be exported.
+
+    OPENBLAS_NUM_THREADS=1 python tools/onnx_models.py          # needs onnx, onnxruntime
+    OPENBLAS_NUM_THREADS=1 python tools/onnx_models.py lenet5 vit_tiny
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+import ember  # noqa: E402
+import ember.onnx  # noqa: E402
+from ember import models  # noqa: E402
+
+# registry name -> (builder kwargs, input shape without the batch)
+REGISTRY = {
+    "lenet5": ({}, (1, 32, 32)), "alexnet": ({"in_channels": 3}, (3, 64, 64)),
+    "vgg_small_bn": ({}, (1, 28, 28)), "vgg11": ({"in_channels": 3}, (3, 32, 32)),
+    "vgg11_bn": ({"in_channels": 3}, (3, 32, 32)), "vgg16": ({"in_channels": 3}, (3, 32, 32)),
+    "googlenet": ({"in_channels": 3}, (3, 64, 64)), "gru1d": ({}, (1, 40)),
+    "resnet18": ({"in_channels": 3}, (3, 32, 32)), "resnet50": ({"in_channels": 3}, (3, 32, 32)),
+    "resnet20": ({"in_channels": 3}, (3, 32, 32)), "resnet56": ({"in_channels": 3}, (3, 32, 32)),
+    "vit_tiny": ({}, (1, 28, 28)),
+}
+
+
+def _others():
+    """Models outside the registry: (name, model, make_input(batch))."""
+    from ember.models.gpt import GPT, GPTConfig
+    rng = np.random.default_rng(0)
+    tokens = (lambda v, t: lambda b: ember.tensor(rng.integers(0, v, (b, t))))
+    gpt = GPT(GPTConfig(block_size=32, vocab_size=65, n_layer=2, n_head=4, n_embd=64,
+                        dropout=0.0))
+    out = [("gpt (no cache)", gpt, tokens(65, 16)),
+           ("CharLSTM", models.CharLSTM(65, 64, 2), tokens(65, 16))]
+    for name, make in (("dlfs_mlp", models.dlfs_mlp), ("dlfs_simple_convnet",
+                       models.dlfs_simple_convnet), ("dlfs_deep_convnet",
+                                                     models.dlfs_deep_convnet)):
+        shape = (784,) if name == "dlfs_mlp" else (1, 28, 28)
+        out.append((name, make(), lambda b, s=shape: ember.randn(b, *s)))
+    return out
+
+
+def check(name, model, make, batches=(2, 3)):
+    import onnxruntime as ort
+    model.eval()
+    start = time.perf_counter()
+    try:
+        proto = ember.onnx.export(model, (make(batches[0]),), None, input_names=["x"],
+                                  dynamic_axes={"x": [0]})
+    except Exception as e:  # noqa: BLE001 - the line reports it
+        return f"{name:22s} not exported: {type(e).__name__}: {e}"
+    seconds = time.perf_counter() - start
+    session = ort.InferenceSession(proto.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for b in batches:
+        x = make(b)
+        with ember.no_grad():
+            want = model(x)
+        want = (want[0] if isinstance(want, tuple) else want).numpy()
+        got = session.run(None, {"x": x.numpy()})[0]
+        worst = max(worst, float(np.abs(got - want).max() / (np.abs(want).max() + 1e-12)))
+    return (f"{name:22s} {len(proto.graph.node):4d} nodes  export {seconds:5.2f} s  "
+            f"max |ort - ember| / max |ember| = {worst:.1e} at batch {batches}")
+
+
+def main(names):
+    ember.manual_seed(0)
+    for name, (kwargs, shape) in REGISTRY.items():
+        if names and name not in names:
+            continue
+        model = models.get_model(name, num_classes=10, **kwargs)
+        print(check(name, model, lambda b, s=shape: ember.randn(b, *s)), flush=True)
+    for name, model, make in _others():
+        if not names or name.split()[0] in names:
+            print(check(name, model, make), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
