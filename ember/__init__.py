@@ -54,6 +54,6 @@ from ember.io.checkpoint import save, load
 from ember import data, nn
 from ember.summary import summary
 from ember import models
-from ember import onnx  # ember.onnx.export, as torch.onnx (the onnx package is imported on use)
+from ember import onnx  # noqa: F401 - ember.onnx.export as torch.onnx (onnx imported on use)
 from ember import accelerator, amp
 from ember.amp import autocast

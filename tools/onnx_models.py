@@ -14,11 +14,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import ember  # noqa: E402
-import ember.onnx  # noqa: E402
-from ember import models  # noqa: E402
+import ember
+import ember.onnx
+from ember import models
 
 # registry name -> (builder kwargs, input shape without the batch)
 REGISTRY = {

@@ -295,3 +295,34 @@ def _index(g, index):
     if index.dtype != np.int64:
         name = g.node("Cast", [name], to=tensor_type(np.int64))
     return name
+
+
+@converts("SetItem")
+def _setitem(g, xs, config, ys):
+    """``x[..., a:b, ...] = value`` along one axis: the parts of x before and after, and the
+    value between them, concatenated."""
+    x, value = xs
+    key = config["key"]
+    key = key if isinstance(key, tuple) else (key,)
+    if Ellipsis in key or any(not isinstance(k, slice) for k in key):
+        raise ExportError("assignment x[key] = value cannot be exported to ONNX except with "
+                          "slices of step 1 (x[:, a:b] = value)")
+    cut = [(i, k.indices(x.shape[i])) for i, k in enumerate(key) if k != slice(None)]
+    if len(cut) != 1 or cut[0][1][2] != 1:
+        raise ExportError("assignment x[key] = value cannot be exported to ONNX except along "
+                          "one axis with step 1 (x[:, a:b] = value)")
+    axis, (start, stop, _) = cut[0]
+    region, region_other = list(x.shape), list(g.hint[1][0])
+    region[axis] = region_other[axis] = stop - start
+    v = g.name(value)
+    if value.dtype != x.dtype:
+        v = g.node("Cast", [v], to=tensor_type(x.dtype))
+    if tuple(value.shape) != tuple(region):
+        v = g.node("Expand", [v, g.shape_vector(region, region_other)])
+    xn, parts = g.name(x), []
+    if start > 0:
+        parts.append(g.node("Slice", [xn, g.ints([0]), g.ints([start]), g.ints([axis])]))
+    parts.append(v)
+    if stop < x.shape[axis]:
+        parts.append(g.node("Slice", [xn, g.ints([stop]), g.ints([INT_MAX]), g.ints([axis])]))
+    return g.node("Concat", parts, axis=axis) if len(parts) > 1 else g.node("Identity", parts)

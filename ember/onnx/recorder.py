@@ -80,12 +80,26 @@ def record_comparison(graph, name, x, y, out):
 
 @contextlib.contextmanager
 def recording(graph, function_module, inplace_module, arithmetic_module):
-    """Wrap ``Function.apply``, ``ember.ops.inplace._write`` and the comparisons'
-    ``ember.ops.arithmetic._no_grad_binary`` for the duration."""
+    """Wrap ``Function.apply``, ``ember.ops.inplace._write``, the comparisons'
+    ``ember.ops.arithmetic._no_grad_binary`` and ``ember.ops.setitem`` (which, outside a
+    graph, writes straight into the array: here it is always the SetItem op) for the
+    duration."""
     Function = function_module.Function
     original_apply = Function.__dict__["apply"]
     original_write = inplace_module._write
     original_binary = arithmetic_module._no_grad_binary
+    ops_package = sys.modules["ember.ops"]
+    indexing = sys.modules["ember.ops.indexing"]
+    original_setitem = ops_package.setitem
+
+    def setitem(x, key, value):  # x[key] = value as the SetItem op, as inside a graph
+        from ember.backend import get_array_module
+        from ember.tensor import Tensor
+        xp = get_array_module(x.array)
+        key = indexing._key(key, xp)
+        if not isinstance(value, Tensor):
+            value = Tensor._make(xp.asarray(value, dtype=x.array.dtype))
+        inplace_module.inplace(x, lambda t, v: indexing.SetItem.apply(t, v, key=key), value)
 
     def no_grad_binary(func, a, b, dtype=None):
         caller = sys._getframe(1).f_code.co_name
@@ -117,10 +131,12 @@ def recording(graph, function_module, inplace_module, arithmetic_module):
     Function.apply = classmethod(apply)
     inplace_module._write = write
     arithmetic_module._no_grad_binary = no_grad_binary
+    ops_package.setitem = setitem
     try:
         yield
     finally:
         Function.apply = original_apply
         inplace_module._write = original_write
         arithmetic_module._no_grad_binary = original_binary
+        ops_package.setitem = original_setitem
         _lock.release()

@@ -10,6 +10,7 @@ from _onnx_roundtrip import floats, import_oracles, ops_of, randomize_batch_norm
 import ember
 import ember.onnx
 from ember import models, nn
+from ember.models import attention_seq2seq, seq2seq
 from ember.models.gpt import GPT, GPTConfig
 
 BATCH = {"x": {0: "batch"}, "output": {0: "batch"}}
@@ -102,6 +103,18 @@ def test_gpt_without_cache():
     rng = np.random.default_rng(0)
     batches = [(ember.tensor(rng.integers(0, 11, (b, 8))),) for b in (3, 5)]
     roundtrip(model, *batches, dynamic={"idx": {0: "b"}, "output": {0: "b"}})
+
+
+@pytest.mark.parametrize("make", [
+    lambda: seq2seq.Seq2seq(13, 8, 16), lambda: seq2seq.PeekySeq2seq(13, 8, 16),
+    lambda: attention_seq2seq.AttentionSeq2seq(13, 8, 16),
+    lambda: attention_seq2seq.TransformerSeq2seq(13, d_model=16, nhead=2, num_layers=1)],
+    ids=["seq2seq", "peeky", "attention", "transformer"])
+def test_seq2seq_models_teacher_forced(make):
+    rng = np.random.default_rng(0)
+    batches = [(ember.tensor(rng.integers(0, 13, (b, 7))),
+                ember.tensor(rng.integers(0, 13, (b, 5)))) for b in (2, 3)]
+    roundtrip(make(), *batches, dynamic={"xs": [0], "decoder_xs": [0], "output": [0]})
 
 
 # --- options --------------------------------------------------------------------------------

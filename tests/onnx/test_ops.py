@@ -129,12 +129,25 @@ def test_user_functions_are_traced_through():
     assert ops_of(proto) == ["Mul", "Add"]
 
 
+def test_slice_assignment():
+    def fn(m, x):
+        y = x * 1
+        y[:, 1:3] = x[:, :2] * 2
+        y[:, 3:] = 0.5
+        z = ember.zeros(x.shape[0], 6)
+        z[:, :4] = x
+        return y + z[:, :4]
+    roundtrip(Lambda(fn), (floats(3, 4),), (floats(5, 4, seed=1),), dynamic=DYN)
+
+
 @pytest.mark.parametrize("fn, match", [
     (lambda m, x: x.roll(1, 1), "the op Roll"),
     (lambda m, x: ember.nn.functional.pad(x, (1, 1), mode="circular"), "mode='circular'"),
     (lambda m, x: x[:, ember.tensor([0, 1])][ember.tensor([0]), ember.tensor([1])],
      "more than one index tensor"),
     (lambda m, x: x[x > 0], "indexing with ndarray bool"),
+    (lambda m, x: x.clone().__setitem__((0, 1), x[1, 2]), "except with slices"),
+    (lambda m, x: x.clone().__setitem__((slice(0, 2), slice(1, 2)), 1.0), "along one axis"),
 ])
 def test_unsupported_ops_name_the_op(fn, match):
     with pytest.raises(ember.onnx.ExportError, match=match):
