@@ -192,8 +192,7 @@ def _trace(model, graph, args, kw):
 def _run_at_other_sizes(model, args, kw, names, sizes):
     """Run the model with each dynamic axis one longer (or, if that fails, one shorter),
     its inputs repeated cyclically along it; returns the ShapeLog entries and the sizes."""
-    import numpy as np
-
+    from ember.backend import get_array_module
     from ember.onnx.recorder import ShapeLog
     from ember.tensor import Tensor
     failure = None
@@ -208,7 +207,8 @@ def _run_at_other_sizes(model, args, kw, names, sizes):
                 name, arr = next(it), a.array
                 for (n, axis), size in other.items():
                     if n == name:
-                        arr = arr.take(np.arange(size) % arr.shape[axis], axis=axis)
+                        xp = get_array_module(arr)
+                        arr = arr.take(xp.arange(size) % arr.shape[axis], axis=axis)
                 a = Tensor._make(arr)
             moved.append(a)
         log = ShapeLog()

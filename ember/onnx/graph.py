@@ -158,14 +158,14 @@ class Graph:
                 return self.node("Gather", [shape, self.ints([axis])], axis=0)
         return None
 
-    def shape_vector(self, dims, other, ops="expand"):
+    def shape_vector(self, dims, other, what="expand"):
         """A 1-D int64 shape: ``dims`` where they equal ``other`` (the same op's dims at the
         other sizes), else the matching dynamic input dim read at run time."""
         parts = []
         for d, e in zip(dims, other):
             part = int(d) if d == e else self.runtime_dim(d, e)
             if part is None:
-                raise ExportError(f"ember.onnx.export: an {ops} to a size ({d}, {e} at "
+                raise ExportError(f"ember.onnx.export: an {what} to a size ({d}, {e} at "
                                   "another batch) that no dynamic input dim gives")
             parts.append(part)
         if all(isinstance(p, int) for p in parts):

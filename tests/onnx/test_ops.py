@@ -5,7 +5,6 @@ from _onnx_roundtrip import Lambda, floats, import_oracles, ops_of, roundtrip
 
 import ember
 import ember.onnx
-from ember.onnx import graph as graph_module
 
 DYN = {"input_0": {0: "b"}}  # Lambda.forward(*xs): inputs are input_0, ...
 
@@ -152,23 +151,3 @@ def test_slice_assignment():
 def test_unsupported_ops_name_the_op(fn, match):
     with pytest.raises(ember.onnx.ExportError, match=match):
         ember.onnx.export(Lambda(fn), floats(3, 4), None)
-
-
-def test_reshape_targets():
-    g = graph_module.Graph([], 17, {("x", 0): (5, 6)})
-    g.reshape("a", (5, 4, 3), (5, 12), ((6, 4, 3), (6, 12)))
-    g.reshape("a", (5, 4), (1, 5, 4, 1), ((6, 4), (1, 6, 4, 1)))
-    g.reshape("a", (20, 3), (4, 5, 3), ((24, 3), (4, 6, 3)))
-    g.reshape("a", (20, 3), (4, 5, 3))
-    ops = [n.op_type for n in g.nodes]
-    assert ops[0] == "Reshape" and g.initializers[g.nodes[0].input[1]].tolist() == [0, 12]
-    assert g.nodes[1].op_type == "Unsqueeze"
-    assert g.initializers[g.nodes[1].input[1]].tolist() == [0, 3]
-    assert ops[2:6] == ["Shape", "Gather", "Concat", "Reshape"]  # 5 is read at run time
-    assert g.initializers[g.nodes[-1].input[1]].tolist() == [4, 5, 3]  # static
-    assert g.reshape("a", (2, 3), (2, 3)) == "a"
-    with pytest.raises(ember.onnx.ExportError, match="empty tensor"):
-        g.reshape("a", (0, 3), (3, 0))
-    with pytest.raises(ember.onnx.ExportError, match="several merged dynamic dims"):
-        g.reshape("a", (5, 4), (20,), ((6, 4), (24,))) and g.reshape(
-            "a", (10, 2), (2, 10), ((12, 2), (3, 8)))
