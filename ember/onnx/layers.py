@@ -292,8 +292,8 @@ def _recurrence(g, xs, config, ys):
 
 @converts("Attention")
 def _attention(g, xs, config, ys):
-    """``softmax(q k^T * scale + mask) v``, decomposed: MatMul, Mul, Where / Add, Softmax,
-    MatMul."""
+    """``softmax(q k^T * scale + mask) v``, decomposed: MatMul, Mul, Where / Add, Softmax
+    (with a mask, NaN rows of fully masked queries set to 0, as ember), MatMul."""
     q, k, v, mask, keep = xs
     if keep is not None:
         raise ExportError("scaled_dot_product_attention with dropout_p > 0 cannot be exported "
@@ -308,6 +308,8 @@ def _attention(g, xs, config, ys):
             m = g.node("Cast", [m], to=tensor_type(q.dtype))
         scores = g.node("Add", [scores, m])
     weights = g.node("Softmax", [scores], axis=-1)
+    if mask is not None:  # a row that may attend to nothing gives zeros, not NaN (as ember)
+        weights = g.node("Where", [g.node("IsNaN", [weights]), _scalar(g, 0.0, q), weights])
     return g.node("MatMul", [weights, g.name(v)])
 
 

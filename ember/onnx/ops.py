@@ -99,6 +99,9 @@ def _reduce(op):
         axes = _axes(config, x)
         if not axes:
             return g.node("Identity", [g.name(x)])
+        if op == "ReduceMean" and config["keepdim"] and x.ndim >= 3 and \
+                sorted(a % x.ndim for a in axes) == list(range(2, x.ndim)):
+            return g.node("GlobalAveragePool", [g.name(x)])  # (N, C, *) -> (N, C, 1, ...)
         return g.reduce(op, g.name(x), axes, config["keepdim"])
     return convert
 

@@ -45,7 +45,8 @@ LAYERS = [
     ("avg_pool2d_no_pad_count", lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True,
                                                      count_include_pad=False), (2, 2, 8, 8),
      "AveragePool"),
-    ("adaptive_avg_pool_global", lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 5, 5), "ReduceMean"),
+    ("adaptive_avg_pool_global", lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 5, 5),
+     "GlobalAveragePool"),
     ("adaptive_avg_pool_overlapping", lambda: nn.AdaptiveAvgPool2d((3, 2)), (2, 3, 5, 7),
      "MatMul"),
     ("adaptive_max_pool_global", lambda: nn.AdaptiveMaxPool2d(1), (2, 3, 5, 5), "MaxPool"),
@@ -153,6 +154,23 @@ def test_multihead_attention_with_masks():
         return a + b + c
     roundtrip(Lambda(fn, mha=mha), (floats(2, 4, 8),), (floats(3, 4, 8, seed=1),),
               dynamic={"input_0": [0]})
+
+
+def test_a_query_that_may_attend_to_nothing_gives_zeros():
+    mask = ember.tensor(np.array([[True, True, False], [False, False, False]]))
+    model = Lambda(lambda m, q, k: F.scaled_dot_product_attention(q, k, k, attn_mask=mask))
+    roundtrip(model, (floats(2, 2, 4), floats(2, 3, 4, seed=1)))
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_later_opsets(opset):
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.GELU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LayerNorm(3),
+                          nn.Linear(3, 2), nn.LogSoftmax(1))
+    proto = _check(model, (2, 2, 5, 5), opset_version=opset)
+    assert proto.opset_import[0].version == opset
+    reduce = Lambda(lambda m, x: x.mean(1) + x.sum(-1) + x.amax(1) + x.var(1))
+    _check(reduce, (2, 4, 4), opset_version=opset)
 
 
 def test_transformer_decoder_layer():
