@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ember.backend import to_numpy
 from ember.onnx.graph import ExportError, tensor_type
 from ember.onnx.ops import _scalar, converts
 
@@ -236,7 +237,7 @@ _ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [
 
 def _gates(a, mode):
     """Rows of a (K*H, ...) weight or (K*H,) bias in ONNX's gate order."""
-    blocks = np.split(np.asarray(a), len(_ORDER[mode]), axis=0)
+    blocks = np.split(to_numpy(a), len(_ORDER[mode]), axis=0)
     return np.concatenate([blocks[i] for i in _ORDER[mode]], axis=0)
 
 
@@ -271,7 +272,7 @@ def _recurrence(g, xs, config, ys):
     inputs = [x_name, g.const(w, hint="W"), g.const(r, hint="R"),
               g.const(np.concatenate([wb, rb])[None], hint="B"), ""]
     for state in (h0, c0) if mode == "LSTM" else (h0,):
-        if state is None or (not g.traced(state) and not np.asarray(state).any()):
+        if state is None or (not g.traced(state) and not to_numpy(state).any()):
             inputs.append("")  # zeros: ONNX's default
         else:
             inputs.append(g.node("Unsqueeze", [g.name(state), g.ints([0])]))
