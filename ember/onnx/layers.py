@@ -87,12 +87,32 @@ def _adaptive_max(g, xs, config, ys):
     return g.node("GlobalMaxPool", [g.name(xs[0])])
 
 
+def _normalise(g, xn, axes, eps, like):
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance), as ember's rows."""
+    centred = g.node("Sub", [xn, g.reduce("ReduceMean", xn, axes, 1)])
+    var = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes, 1)
+    invstd = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [var, _scalar(g, eps, like)])])])
+    return g.node("Mul", [centred, invstd])
+
+
+def _channel_affine(g, y, w, b, ndim):
+    """``y * w + b`` with (C,) parameters broadcast along axis 1 of an ``ndim``-d tensor."""
+    for p, op in ((w, "Mul"), (b, "Add")):
+        if p is not None:
+            pn = g.name(p)
+            if ndim > 2:
+                pn = g.reshape(pn, p.shape, (p.shape[0],) + (1,) * (ndim - 2))
+            y = g.node(op, [y, pn])
+    return y
+
+
 @converts("BatchNorm")
 def _batch_norm(g, xs, config, ys):
     x, w, b = xs
-    if config["training"]:
-        raise ExportError("batch_norm in training mode (batch statistics) cannot be exported "
-                          "to ONNX; call model.eval() or export with training=None")
+    if config["training"]:  # batch statistics (instance norm): normalise over N and *
+        axes = [0] + list(range(2, x.ndim))
+        y = _normalise(g, g.name(x), axes, float(config["eps"]), x)
+        return _channel_affine(g, y, w, b, x.ndim)
     c = x.shape[1]
     mean, var = config["running_mean"], config["running_var"]
     ones = np.ones(c, x.dtype)
@@ -111,7 +131,7 @@ def _row_norm(g, xs, config, ys):
         axis -= 1
         size *= x.shape[axis]
     if rows != affine or size != rows[1]:
-        raise ExportError("group_norm cannot be exported to ONNX (layer_norm can)")
+        return _group_norm(g, x, w, b, rows, affine, float(config["eps"]))
     shape = x.shape[axis:]
     scale = g.name(w) if w is not None else g.const(np.ones(rows[1], x.dtype))
     bias = g.name(b) if b is not None else ""
@@ -123,8 +143,27 @@ def _row_norm(g, xs, config, ys):
                   axis=axis - x.ndim, epsilon=float(config["eps"]))
 
 
+def _group_norm(g, x, w, b, rows, affine, eps):
+    """Group norm: x as (N, G, K), normalised over K, back to (N, C, S), the per-channel
+    affine, back to x's shape (the dims at the other sizes from the run's hints)."""
+    other = g.hint[1][0]
+    groups = rows[0] // x.shape[0]
+    k_other = int(np.prod(other)) // (other[0] * groups)
+    xg = g.reshape(g.name(x), x.shape, (x.shape[0], groups, rows[1]),
+                   (other, (other[0], groups, k_other)))
+    y = _normalise(g, xg, [2], eps, x)
+    c_s_other = (other[0], affine[1], int(np.prod(other[2:])))
+    y = g.reshape(y, (x.shape[0], groups, rows[1]), affine,
+                  ((other[0], groups, k_other), c_s_other))
+    y = _channel_affine(g, y, w, b, 3)
+    return g.reshape(y, affine, x.shape, (c_s_other, other))
+
+
 @converts("LocalResponseNorm")
 def _lrn(g, xs, config, ys):
+    if config["size"] % 2 == 0:
+        raise ExportError(f"local_response_norm with an even size ({config['size']}) cannot "
+                          "be exported to ONNX (its LRN window is centred differently)")
     return g.node("LRN", [g.name(xs[0])], size=config["size"], alpha=float(config["alpha"]),
                   beta=float(config["beta"]), bias=float(config["k"]))
 
@@ -330,4 +369,23 @@ def _axis_matrices(g, xs, config, ys):
             out = g.node("MatMul", [out, g.const(np.ascontiguousarray(m.T))])
         else:
             out = g.node("MatMul", [g.const(m), out])
+    return out
+
+
+@converts("Resample")
+def _resample(g, xs, config, ys):
+    """Interpolation (nearest, linear, bicubic): along each spatial axis, the sum over taps
+    of the input gathered at the tap's indices times its weights, as ember computes it."""
+    x = xs[0]
+    out = g.name(x)
+    for a, taps in enumerate(config["taps"]):
+        axis = 2 + a
+        total = None
+        for idx, w in taps:
+            part = g.node("Gather", [out, g.const(np.asarray(idx, np.int64))], axis=axis)
+            if w is not None:
+                shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+                part = g.node("Mul", [part, g.const(np.asarray(w, x.dtype).reshape(shape))])
+            total = part if total is None else g.node("Add", [total, part])
+        out = total
     return out

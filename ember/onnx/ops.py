@@ -148,6 +148,31 @@ def _std(g, xs, config, ys):
     return g.node("Sqrt", [_var(g, xs, config, ys)])
 
 
+@converts("Norm")
+def _norm(g, xs, config, ys):
+    x, p, keep = xs[0], config["p"], config["keepdim"]
+    axes = _axes(config, x)
+    xn = g.name(x)
+    if p in ("fro", 2):
+        return g.reduce("ReduceL2", xn, axes, keep)
+    if p == 1:
+        return g.reduce("ReduceL1", xn, axes, keep)
+    if p in (np.inf, -np.inf):
+        return g.reduce("ReduceMax" if p > 0 else "ReduceMin", g.node("Abs", [xn]), axes, keep)
+    if p == 0:
+        nonzero = g.node("Not", [g.node("Equal", [xn, _scalar(g, 0, x)])])
+        return g.reduce("ReduceSum", g.node("Cast", [nonzero], to=tensor_type(x.dtype)), axes,
+                        keep)
+    powered = g.node("Pow", [g.node("Abs", [xn]), _scalar(g, p, x)])
+    return g.node("Pow", [g.reduce("ReduceSum", powered, axes, keep), _scalar(g, 1.0 / p, x)])
+
+
+@converts("Einsum")
+def _einsum(g, xs, config, ys):
+    equation = ",".join(config["inputs"]) + "->" + config["output"]
+    return g.node("Einsum", [g.name(x) for x in xs], equation=equation)
+
+
 def _along_axis(op):
     def convert(g, xs, config, ys):
         return g.node(op, [g.name(xs[0])], axis=config["axis"])
@@ -228,12 +253,20 @@ def _flip(g, xs, config, ys):
 
 @converts("Pad")
 def _pad(g, xs, config, ys):
-    mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}.get(
-        config["mode"])
-    if mode is None:
-        raise ExportError(f"pad with mode={config['mode']!r} cannot be exported to ONNX "
-                          "(constant, reflect and replicate can)")
     widths = config["widths"]
+    if config["mode"] == "circular":  # per axis: the input's tail, the input, its head
+        out = g.name(xs[0])
+        for axis, (lo, hi) in enumerate(widths):
+            parts = [out]
+            if lo:
+                parts.insert(0, g.node("Slice", [out, g.ints([-lo]), g.ints([INT_MAX]),
+                                                 g.ints([axis])]))
+            if hi:
+                parts.append(g.node("Slice", [out, g.ints([0]), g.ints([hi]), g.ints([axis])]))
+            if len(parts) > 1:
+                out = g.node("Concat", parts, axis=axis)
+        return out
+    mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}[config["mode"]]
     pads = [lo for lo, _ in widths] + [hi for _, hi in widths]
     inputs = [g.name(xs[0]), g.ints(pads)]
     if mode == "constant":
