@@ -158,14 +158,14 @@ class Graph:
                 return self.node("Gather", [shape, self.ints([axis])], axis=0)
         return None
 
-    def shape_vector(self, dims, other, what="expand"):
+    def shape_vector(self, dims, other, what="an expand"):
         """A 1-D int64 shape: ``dims`` where they equal ``other`` (the same op's dims at the
         other sizes), else the matching dynamic input dim read at run time."""
         parts = []
         for d, e in zip(dims, other):
             part = int(d) if d == e else self.runtime_dim(d, e)
             if part is None:
-                raise ExportError(f"ember.onnx.export: an {what} to a size ({d}, {e} at "
+                raise ExportError(f"ember.onnx.export: {what} to a size ({d}, {e} at "
                                   "another batch) that no dynamic input dim gives")
             parts.append(part)
         if all(isinstance(p, int) for p in parts):
@@ -174,20 +174,71 @@ class Graph:
                                     for p in parts], axis=0)
 
     def batch_dependent_constant(self, a, other, op):
-        """A constant made outside ember's ops whose shape follows the dynamic sizes (e.g.
-        ``ember.zeros(x.shape[0], h)``): if its values repeat along those dims it becomes an
-        Expand of one slice to the run-time shape; otherwise it cannot be exported."""
+        """A constant made outside ember's ops whose shape follows the dynamic sizes becomes
+        ops on the run-time sizes when it has one of three forms: values repeated along the
+        changing dims (``ember.zeros(x.shape[0], h)``: an Expand of one slice), a range
+        (``ember.arange(t)``: Range) or a causal triangle (``np.tri(t, t)``, bool or 0/-inf:
+        Trilu); otherwise it cannot be exported."""
         arr = np.asarray(to_numpy(a))
+        value = None
+        if len(other) == arr.ndim:
+            value = self._repeated(arr, other) or self._range(arr, other) or \
+                self._triangle(arr, other)
+        if value is None:
+            raise ExportError(f"ember.onnx.export: {op} uses a constant of shape "
+                              f"{tuple(arr.shape)} whose shape follows the dynamic axes (made "
+                              "outside ember's ops?) and that is neither repeated along them, "
+                              "a range nor a causal triangle: it cannot be exported with "
+                              "these dynamic axes")
+        self.keep.append(a)
+        self.bind(a, value)
+
+    def _repeated(self, arr, other):
         axes = [i for i, (n, m) in enumerate(zip(arr.shape, other)) if n != m]
         first = arr[tuple(slice(0, 1) if i in axes else slice(None) for i in range(arr.ndim))]
-        if len(other) != arr.ndim or not np.array_equal(np.broadcast_to(first, arr.shape), arr):
-            raise ExportError(f"ember.onnx.export: {op} uses a constant of shape "
-                              f"{tuple(arr.shape)} whose shape follows the batch size (made "
-                              "outside ember's ops?) and whose rows differ: it cannot be "
-                              "exported with dynamic axes")
-        self.keep.append(a)
-        self.bind(a, self.node("Expand", [self.const(np.ascontiguousarray(first)),
-                                          self.shape_vector(arr.shape, other, "expand")]))
+        if not np.array_equal(np.broadcast_to(first, arr.shape), arr):
+            return None
+        return self.node("Expand", [self.const(np.ascontiguousarray(first)),
+                                    self.shape_vector(arr.shape, other)])
+
+    def _range(self, arr, other):
+        if arr.ndim != 1 or arr.dtype.kind not in "iuf" or len(arr) < 2 or \
+                not np.array_equal(arr, arr[0] + np.arange(len(arr), dtype=arr.dtype)):
+            return None
+        start = self.const(arr[0])
+        count = self.runtime_dim(arr.shape[0], other[0])
+        if count is None:
+            return None
+        count = self.node("Squeeze", [count, self.ints([0])])
+        if arr.dtype != np.int64:
+            count = self.node("Cast", [count], to=tensor_type(arr.dtype))
+        return self.node("Range", [start, self.node("Add", [start, count]),
+                                   self.const(np.ones((), arr.dtype))])
+
+    def _triangle(self, arr, other):
+        if arr.ndim != 2 or min(arr.shape) < 2:
+            return None
+        rows, cols = arr.shape
+        for k in sorted({0, cols - rows}):  # top-left or bottom-right aligned
+            tri = np.tri(rows, cols, k, dtype=bool)
+            if arr.dtype == np.bool_ and np.array_equal(arr, tri):
+                kind = "bool"
+                break
+            if arr.dtype.kind == "f" and np.array_equal(arr, np.where(tri, 0, -np.inf)):
+                kind = "float"
+                break
+        else:
+            return None
+        if k and other[1] - other[0] != k:  # bottom-right: the offset must stay
+            return None
+        ones = self.node("Expand", [self.const(np.ones((1, 1), np.float32)),
+                                    self.shape_vector(arr.shape, other, "a causal mask")])
+        lower = self.node("Trilu", [ones, self.const(np.int64(k))], upper=0)
+        allowed = self.node("Cast", [lower], to=tensor_type(np.bool_))
+        if kind == "bool":
+            return allowed
+        return self.node("Where", [allowed, self.const(np.zeros((), arr.dtype)),
+                                   self.const(np.asarray(-np.inf, arr.dtype))])
 
     def reshape(self, x, in_shape, out_shape, hint=None):
         """``x`` reshaped to ``out_shape`` so that it stays valid at other sizes of the

@@ -97,6 +97,18 @@ def test_other_registry_models(name, shapes):
     roundtrip(model, *[(floats(*s, seed=i),) for i, s in enumerate(shapes)], dynamic=BATCH)
 
 
+def test_gpt_with_dynamic_batch_and_length():
+    """Positions (ember.arange(t)) become Range and the causal mask Trilu on the run-time
+    length."""
+    model = GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=2, n_embd=16,
+                          dropout=0.0))
+    rng = np.random.default_rng(0)
+    batches = [(ember.tensor(rng.integers(0, 11, shape)),) for shape in
+               [(2, 6), (3, 9), (1, 16), (4, 2)]]
+    proto = roundtrip(model, *batches, dynamic={"idx": {0: "b", 1: "t"}})
+    assert {"Range", "Trilu"} <= set(ops_of(proto))
+
+
 def test_gpt_without_cache():
     model = GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=2, n_embd=16,
                           dropout=0.0))

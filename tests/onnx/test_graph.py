@@ -63,6 +63,23 @@ def test_constants_made_at_the_batch_size():
         g.batch_dependent_constant(np.arange(6.0).reshape(3, 2), (4, 2), "Add")
 
 
+@pytest.mark.parametrize("make, ops", [
+    (lambda n: np.arange(2, 2 + n), ["Range"]),
+    (lambda n: np.tri(n, n, dtype=bool), ["Trilu", "Cast"]),
+    (lambda n: np.tri(n, n + 2, 2, dtype=bool), ["Trilu", "Cast"]),  # bottom-right
+    (lambda n: np.where(np.tri(n, n, dtype=bool), 0.0, -np.inf).astype(np.float32),
+     ["Trilu", "Cast", "Where"]),
+])
+def test_ranges_and_causal_masks_follow_a_dynamic_length(make, ops):
+    g = graph_module.Graph([], 17, {("x", 1): (5, 7), ("y", 1): (7, 9)})
+    const = make(5)
+    g.batch_dependent_constant(const, make(7).shape, "Op")
+    got = [n.op_type for n in g.nodes]
+    assert got[-len(ops):] == ops
+    with pytest.raises(ember.onnx.ExportError, match="neither repeated along them, a range"):
+        g.batch_dependent_constant(np.tri(5, 5, -1), (7, 7), "Op")
+
+
 def test_parameters_are_named_by_their_keys_also_through_views():
     w = np.arange(6.0).reshape(2, 3)
     g = graph_module.Graph([("fc.weight", w)], 17, {})

@@ -85,7 +85,7 @@ def test_gather_with_a_fixed_index():
     roundtrip(model, (floats(3, 4),))
     varying = Lambda(lambda m, x: x.gather(1, ember.arange(x.shape[0] * 2).reshape(-1, 2) % 4))
     with pytest.raises(ember.onnx.ExportError, match="Reshape uses a constant of shape \\(6,\\) "
-                       "whose shape follows the batch size"):
+                       "whose shape follows the dynamic axes"):
         roundtrip(varying, (floats(3, 4),), dynamic=DYN)
 
 
