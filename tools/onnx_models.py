@@ -5,6 +5,7 @@ error that names what cannot be exported.
 
     OPENBLAS_NUM_THREADS=1 python tools/onnx_models.py          # needs onnx, onnxruntime
     OPENBLAS_NUM_THREADS=1 python tools/onnx_models.py lenet5 vit_tiny
+    OPENBLAS_NUM_THREADS=1 python tools/onnx_models.py --time   # ember vs onnxruntime speed
 """
 from __future__ import annotations
 
@@ -73,7 +74,33 @@ def check(name, model, make, batches=(2, 3)):
             f"max |ort - ember| / max |ember| = {worst:.1e} at batch {batches}")
 
 
+def timing(reps=5):
+    """Forward time of ember and of onnxruntime (one thread each) on the exported graph."""
+    import onnxruntime as ort
+    for name, shape in (("lenet5", (256, 1, 32, 32)), ("resnet20", (64, 3, 32, 32))):
+        model = models.get_model(name, num_classes=10, in_channels=shape[1]).eval()
+        x = ember.randn(*shape)
+        proto = ember.onnx.export(model, (x,), None, input_names=["x"], dynamic_axes={"x": [0]})
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = ort.InferenceSession(proto.SerializeToString(), options,
+                                       providers=["CPUExecutionProvider"])
+        times = {"ember": [], "onnxruntime": []}
+        for _ in range(reps + 1):  # the first of each is a warm-up
+            start = time.perf_counter()
+            with ember.no_grad():
+                model(x)
+            times["ember"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            session.run(None, {"x": x.numpy()})
+            times["onnxruntime"].append(time.perf_counter() - start)
+        print(f"{name} batch {shape[0]}: " + ", ".join(
+            f"{k} {min(v[1:]) * 1e3:.1f} ms" for k, v in times.items()) + f" (best of {reps})")
+
+
 def main(names):
+    if names == ["--time"]:
+        return timing()
     ember.manual_seed(0)
     for name, (kwargs, shape) in REGISTRY.items():
         if names and name not in names:
