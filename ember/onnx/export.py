@@ -76,7 +76,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
              for axis in dynamic.get(n, {})}
     hints = None
     if sizes:  # a first run at other sizes of the dynamic axes tells which dims follow them
-        hints, other, other_outputs = _run_at_other_sizes(model, args, kw, names, sizes)
+        hints, other, other_outputs = _run_at_other_sizes(model, args, kw, names, sizes,
+                                                                dynamic)
         sizes = {k: (v, other[k]) for k, v in sizes.items()}
     graph = Graph(_params(model), int(opset_version), sizes, hints)
     for n, t in zip(names, tensors):
@@ -189,16 +190,25 @@ def _trace(model, graph, args, kw):
             m.__dict__["training"] = mode
 
 
-def _run_at_other_sizes(model, args, kw, names, sizes):
-    """Run the model with each dynamic axis one longer (or, if that fails, one shorter),
-    its inputs repeated cyclically along it; returns the ShapeLog entries and the sizes."""
+def _run_at_other_sizes(model, args, kw, names, sizes, symbols):
+    """Run the model with the dynamic axes longer (if that fails, shorter), the inputs
+    repeated cyclically along them; returns the ShapeLog entries, the sizes and the
+    outputs' shapes."""
     from ember.backend import get_array_module
     from ember.onnx.recorder import ShapeLog
     from ember.tensor import Tensor
     failure = None
-    for delta in (1, -1):
-        other = {k: v + delta for k, v in sizes.items()}
-        if min(other.values()) < 2 and delta < 0:
+    # axes of one symbol (or, unnamed, of one size) move together; each group by its own
+    # step, so that two axes of one size but different symbols stay apart
+    def group(name, axis, size):
+        symbol = symbols[name][axis]
+        return ("size", size) if symbol.startswith(f"{name}_dynamic_axes_") else symbol
+    groups, step = {}, {}
+    for (name, axis), v in sizes.items():
+        step[name, axis] = groups.setdefault(group(name, axis, v), len(groups) + 1)
+    for sign in (1, -1):
+        other = {key: v + sign * step[key] for key, v in sizes.items()}
+        if min(other.values()) < 2 and sign < 0:
             break
         it = iter(names)
         moved = []

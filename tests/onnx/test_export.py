@@ -109,6 +109,14 @@ def test_gpt_with_dynamic_batch_and_length():
     assert {"Range", "Trilu"} <= set(ops_of(proto))
 
 
+def test_two_dynamic_axes_of_one_size_stay_apart():
+    model = GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=1, n_head=2, n_embd=16,
+                          dropout=0.0))
+    rng = np.random.default_rng(0)
+    batches = [(ember.tensor(rng.integers(0, 11, shape)),) for shape in [(3, 3), (2, 5), (5, 2)]]
+    roundtrip(model, *batches, dynamic={"idx": {0: "b", 1: "t"}})
+
+
 def test_gpt_without_cache():
     model = GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=2, n_embd=16,
                           dropout=0.0))
