@@ -205,7 +205,12 @@ def _run_at_other_sizes(model, args, kw, names, sizes, symbols):
         return ("size", size) if symbol.startswith(f"{name}_dynamic_axes_") else symbol
     groups, step = {}, {}
     for (name, axis), v in sizes.items():
-        step[name, axis] = groups.setdefault(group(name, axis, v), len(groups) + 1)
+        key = group(name, axis, v)
+        if any(n == name and a != axis and group(n, a, sizes[n, a]) == key for n, a in step):
+            raise ValueError(f"ember.onnx.export: input {name!r} has two dynamic axes of size "
+                             f"{v} without names: name them (dynamic_axes={{{name!r}: {{0: "
+                             "'batch', 1: 'length'}}}) or export at sizes that differ")
+        step[name, axis] = groups.setdefault(key, len(groups) + 1)
     for sign in (1, -1):
         other = {key: v + sign * step[key] for key, v in sizes.items()}
         if min(other.values()) < 2 and sign < 0:

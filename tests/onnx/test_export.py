@@ -115,6 +115,8 @@ def test_two_dynamic_axes_of_one_size_stay_apart():
     rng = np.random.default_rng(0)
     batches = [(ember.tensor(rng.integers(0, 11, shape)),) for shape in [(3, 3), (2, 5), (5, 2)]]
     roundtrip(model, *batches, dynamic={"idx": {0: "b", 1: "t"}})
+    with pytest.raises(ValueError, match="two dynamic axes of size 3 without names"):
+        ember.onnx.export(model, batches[0], None, dynamic_axes={"idx": [0, 1]})
 
 
 def test_gpt_without_cache():
