@@ -48,7 +48,9 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
             forward's parameter names; ``output`` or ``output_0``, ``output_1`` ...).
         opset_version: the ONNX opset, 17 to 21 (LayerNormalization needs 17).
         dynamic_axes: ``{name: [axis, ...]}`` or ``{name: {axis: "symbol"}}`` for inputs and
-            outputs whose sizes may change (typically the batch dim).
+            outputs whose sizes may change (the batch dim, a sequence length). Axes of one
+            symbol are one size (unnamed ones: those of one size at export); the model is
+            run once more at other sizes to find which dims follow them.
         export_params: store the weights in the file (False: they become graph inputs).
         keep_initializers_as_inputs: also list the weights among the graph inputs.
         training: None / "eval" only: the model is exported in eval mode (dropout is the
