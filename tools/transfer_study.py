@@ -31,7 +31,7 @@ def data():
     from ember.data.datasets import FashionMNIST
     train, test = FashionMNIST(train=True), FashionMNIST(train=False)
     pick = np.random.default_rng(0).choice(60000, 1000)
-    x = lambda d: (np.asarray(d.data, np.float32) / 255.0)[:, None]  # noqa: E731
+    x = lambda d: (np.asarray(d.data, np.float32) / 255.0)[:, None]
     return x(train)[pick], np.asarray(train.targets)[pick], x(test), np.asarray(test.targets)
 
 
