@@ -4,7 +4,8 @@ Attribution methods with captum's class names and ``attribute`` arguments (``Sal
 ``InputXGradient``, ``IntegratedGradients``, ``NoiseTunnel``, ``GuidedBackprop``,
 ``Deconvolution``, ``Occlusion``, ``LayerGradCam``, ``GuidedGradCam``,
 ``LayerAttribution.interpolate``) plus ``CAM`` and ``GradCAMPlusPlus``; receptive fields
-measured by backpropagation.
+measured by backpropagation; activation maximisation (``maximize_activation``);
+pictures (heat maps, overlays, filter and feature-map grids) in ``ember.explain.visualize``.
 """
 from ember.explain.cam import CAM, GradCAMPlusPlus, GuidedGradCam, LayerAttribution, LayerGradCam
 from ember.explain.gradient import (
@@ -16,6 +17,7 @@ from ember.explain.gradient import (
     Saliency,
 )
 from ember.explain.guided import Deconvolution, GuidedBackprop
+from ember.explain.maximize import Maximized, maximize_activation
 from ember.explain.occlusion import Occlusion
 from ember.explain.receptive_field import MeasuredField, receptive_field
 
@@ -31,9 +33,11 @@ __all__ = [
     "IntegratedGradients",
     "LayerAttribution",
     "LayerGradCam",
+    "Maximized",
     "MeasuredField",
     "NoiseTunnel",
     "Occlusion",
     "Saliency",
+    "maximize_activation",
     "receptive_field",
 ]
