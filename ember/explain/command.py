@@ -177,11 +177,15 @@ def explain_images(checkpoint, paths, method="gradcam", layer=None, target=None,
 
 
 def explain_run(run_dir, method="gradcam", layer=None, max_images=8, out_dir=None, alpha=0.5,
-                batch_size=256):
+                batch_size=256, target="pred"):
     """Explain the first ``max_images`` misclassified test images of an ``ember train`` run
-    folder (its ``last.ckpt``): the map of the predicted (wrong) class. Writes one PNG per
-    image and ``overview_<method>.png`` into ``out_dir`` (default ``RUN_DIR/explain``);
-    returns [(index, true class, predicted class, path), ...] and the overview's path."""
+    folder (its ``last.ckpt``): the map of the predicted (wrong) class, or of the true class
+    with ``target="true"``. Writes one PNG per image and ``overview_<method>.png`` into
+    ``out_dir`` (default ``RUN_DIR/explain``); returns [(index, true class, predicted class,
+    path), ...] and the overview's path."""
+    if target not in (None, "pred", "true"):
+        raise _run_error(f"explain: on a run folder --target is 'pred' (the predicted class, "
+                         f"default) or 'true' (the true class), got {target!r}")
     from ember.data import datasets
     from ember.train import pipeline
     checkpoint = next((os.path.join(run_dir, n) for n in ("last.ckpt", "best.ckpt")
@@ -211,21 +215,23 @@ def explain_run(run_dir, method="gradcam", layer=None, max_images=8, out_dir=Non
                          "CKPT IMAGE...`")
     out_dir = out_dir or os.path.join(run_dir, "explain")
     x = ember.tensor(x_all[wrong], dtype=ember.float64)
-    heat = attribution_maps(model, x, preds, method, layer, float((0 - mean) / std))
-    written = []
+    explained = [int(labels[i]) for i in wrong] if target == "true" else preds
+    heat = attribution_maps(model, x, explained, method, layer, float((0 - mean) / std))
+    written, suffix = [], "_of-true" if target == "true" else ""
     for k, (i, p) in enumerate(zip(wrong, preds)):
         image = images[i, 0] / float(scale)
         out = os.path.join(out_dir, f"test{i:05d}_{method}_true-{_slug(names[labels[i]])}"
-                                    f"_pred-{_slug(names[p])}.png")
+                                    f"_pred-{_slug(names[p])}{suffix}.png")
         visualize.save_image(_panel(image, heat[k], alpha), out, scale=SCALE)
         written.append((i, names[labels[i]], names[p], out))
     overview = _overview([images[i, 0] / float(scale) for i in wrong], heat,
                          [f"{names[labels[i]]}\n→ {names[p]}" for i, p in zip(wrong, preds)],
-                         os.path.join(out_dir, f"overview_{method}.png"), method, alpha)
+                         os.path.join(out_dir, f"overview_{method}{suffix}.png"), method,
+                         alpha, "true" if target == "true" else "predicted")
     return written, overview
 
 
-def _overview(images, heats, titles, path, method, alpha):
+def _overview(images, heats, titles, path, method, alpha, explained="predicted"):
     """A figure: the images on top, their overlays below, titled true → predicted."""
     import matplotlib
     matplotlib.use("Agg")
@@ -238,11 +244,20 @@ def _overview(images, heats, titles, path, method, alpha):
         axes[1, j].imshow(visualize.overlay(images[j], heats[j], alpha))
         for ax in axes[:, j]:
             ax.axis("off")
-    fig.suptitle(f"{method}: misclassified test images (true → predicted)", fontsize=8)
+    fig.suptitle(f"{method} of the {explained} class: misclassified test images (true → "
+                 "predicted)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def _positive(text):
+    import argparse
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
 
 
 def cmd_explain(args) -> int:
@@ -252,7 +267,7 @@ def cmd_explain(args) -> int:
             raise _run_error(f"explain: '{source}' is a run folder: it explains the run's "
                              "misclassified test images and takes no IMAGE arguments")
         written, overview = explain_run(source, args.method, args.layer, args.max_images,
-                                        args.out_dir, args.alpha)
+                                        args.out_dir, args.alpha, target=args.target)
         for i, true, pred, path in written:
             print(f"test image {i}: true {true}, predicted {pred} -> {path}")
         print(f"wrote {overview}")
@@ -280,9 +295,9 @@ def add_command(sub, epilog):
     p.add_argument("--layer", default=None, help="the layer of gradcam/gradcam++/cam/"
                    "guided-gradcam (dotted name, e.g. features.s4; default: the last layer "
                    "with spatial feature maps)")
-    p.add_argument("--target", default=None, help="the class to explain (index or name; "
-                   "default the predicted class)")
-    p.add_argument("--max-images", dest="max_images", type=int, default=8,
+    p.add_argument("--target", default=None, help="the class to explain: an index or name, "
+                   "default the predicted class; on a run folder 'pred' or 'true'")
+    p.add_argument("--max-images", dest="max_images", type=_positive, default=8,
                    help="misclassified images to explain from a run folder (8)")
     p.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map (0.5)")
     p.add_argument("--out-dir", dest="out_dir", default=None,

@@ -8,6 +8,8 @@ every example, a list or 1-D Tensor one column per example).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import ember
@@ -148,8 +150,8 @@ class IntegratedGradients(GradientAttribution):
         also ``sum(attributions) - (F(x) - F(x'))`` per example (completeness).
 
         ``baselines`` (default zeros): a number or a Tensor broadcastable to each input.
-        ``internal_batch_size`` evaluates the ``n_steps * N`` scaled inputs this many at a
-        time (the result is the same).
+        ``internal_batch_size`` evaluates the ``n_steps * N`` scaled inputs about this many
+        at a time (whole steps, at least one; the result is the same).
         """
         where = self._where()
         was_tuple, xs = c.is_tuple(inputs), c.as_tuple(inputs, where)
@@ -162,8 +164,9 @@ class IntegratedGradients(GradientAttribution):
         args = c.format_args(additional_forward_args)
         n = xs[0].shape[0]
         if internal_batch_size is not None and internal_batch_size < n:
-            raise ValueError(f"{where}: internal_batch_size ({internal_batch_size}) must be "
-                             f"at least the number of examples ({n})")
+            warnings.warn(f"{where}: internal_batch_size ({internal_batch_size}) is less than "
+                          f"the number of examples; using {n} (one step per batch)",
+                          stacklevel=2)
         per_call = n_steps if internal_batch_size is None else \
             max(1, internal_batch_size // n)
         totals = [None] * len(xs)

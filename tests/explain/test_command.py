@@ -38,8 +38,9 @@ def test_run_folder_explains_the_misclassified_test_images(tiny_run, tmp_path, c
     image = matplotlib.image.imread(out / panel)
     assert image.shape[:2] == (4 * (28 + 2), 4 * (2 * 28 + 3))  # two panels, 4x
     assert all(os.path.getsize(out / f) < 100_000 for f in files)
-    assert main(["explain", str(tiny_run), "--method", "saliency", "--max-images", "2"]) == 0
-    assert os.path.exists(tiny_run / "explain" / "overview_saliency.png")
+    assert main(["explain", str(tiny_run), "--method", "saliency", "--max-images", "2",
+                 "--target", "true"]) == 0
+    assert os.path.exists(tiny_run / "explain" / "overview_saliency_of-true.png")
 
 
 def test_checkpoint_and_images(tiny_run, tmp_path, capsys):
@@ -82,6 +83,8 @@ def test_every_method_gives_one_finite_map_per_image(tiny_run):
     (["{run}/last.ckpt", "{img}", "--layer", "features.c9"], 1, "no layer 'features.c9'"),
     (["{run}/last.ckpt", "{img}", "--method", "lime"], 2, "invalid choice: 'lime'"),
     (["{empty}"], 1, "holds no last.ckpt or best.ckpt"),
+    (["{run}", "--target", "3"], 1, "on a run folder --target is 'pred'"),
+    (["{run}", "--max-images", "0"], 2, "must be an integer >= 1"),
 ])
 def test_errors_are_one_line(tiny_run, tmp_path, capsys, argv, code, message):
     np.save(tmp_path / "img.npy", np.zeros((28, 28), np.float32))

@@ -106,6 +106,9 @@ def test_integrated_gradients_options(nets):
     whole = IntegratedGradients(em).attribute(x, 0.25, **kw)
     split = IntegratedGradients(em).attribute(x, 0.25, internal_batch_size=8, **kw)
     np.testing.assert_allclose(split.numpy(), whole.numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.warns(UserWarning, match="internal_batch_size .2. is less than the number"):
+        small = IntegratedGradients(em).attribute(x, 0.25, internal_batch_size=2, **kw)
+    np.testing.assert_allclose(small.numpy(), whole.numpy(), rtol=1e-12, atol=1e-14)
     assert_same(whole, ca.IntegratedGradients(tm).attribute(tx, 0.25, **kw), what="0.25")
 
 
