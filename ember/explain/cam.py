@@ -98,6 +98,9 @@ class LayerAttribution:
 
 
 class _LayerMethod(GradientAttribution):
+    """``(forward_func, layer, device_ids=None)``; ``device_ids`` is captum's argument for
+    DataParallel models and changes nothing here (ember has no DataParallel)."""
+
     def __init__(self, forward_func, layer, device_ids=None):
         super().__init__(forward_func)
         if not isinstance(layer, nn.Module):
@@ -121,7 +124,12 @@ class LayerGradCam(_LayerMethod):
                   attribute_to_layer_input=False, relu_attributions=False,
                   attr_dim_summation=True, grad_kwargs=None):
         """The Grad-CAM map at the layer's resolution (upsample it with
-        ``LayerAttribution.interpolate``)."""
+        ``LayerAttribution.interpolate``). ``attribute_to_layer_input`` uses the layer's
+        input instead of its output. ``grad_kwargs`` (options of ``torch.autograd.grad`` in
+        captum) must be empty: ember's ``autograd.grad`` takes none that apply here."""
+        if grad_kwargs:
+            raise ValueError(f"{self._where()}: grad_kwargs {sorted(grad_kwargs)} are not "
+                             "supported (ember.autograd.grad takes no extra options)")
         grad, act = self._grads(inputs, target, additional_forward_args,
                                 attribute_to_layer_input)
         if grad.ndim > 2:

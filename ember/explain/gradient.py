@@ -232,19 +232,23 @@ class NoiseTunnel(Attribution):
                   stdevs=1.0, draw_baseline_from_distrib=False, **kwargs):
         """The smoothed attributions, shaped like ``inputs``; ``kwargs`` go to the wrapped
         method's ``attribute`` (targets, baselines and Tensor arguments are repeated for the
-        noisy copies, each example's copies next to each other, as captum does)."""
+        noisy copies, each example's copies next to each other, as captum does).
+
+        ``draw_baseline_from_distrib``: the Tensor baselines are a set of reference inputs
+        (M, ...); every noisy copy gets one of them drawn at random (ember's generator).
+        ``return_convergence_delta=True`` (for a method that has one, such as
+        IntegratedGradients) also returns the delta of every noisy copy, (N * nt_samples,).
+        """
         where = self._where()
         if nt_type not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
             raise ValueError(f"{where}: nt_type must be 'smoothgrad', 'smoothgrad_sq' or "
                              f"'vargrad', got {nt_type!r}")
         if not isinstance(nt_samples, int) or nt_samples < 1:
             raise ValueError(f"{where}: nt_samples must be a positive int, got {nt_samples!r}")
-        if draw_baseline_from_distrib:
-            raise NotImplementedError(f"{where}: draw_baseline_from_distrib is not "
-                                      "supported by ember's NoiseTunnel")
-        if kwargs.get("return_convergence_delta"):
-            raise NotImplementedError(f"{where}: return_convergence_delta is not supported "
-                                      "by ember's NoiseTunnel")
+        with_delta = bool(kwargs.get("return_convergence_delta"))
+        if with_delta and not self.is_delta_supported:
+            raise ValueError(f"{where}: {type(self.attribution_method).__name__} has no "
+                             "convergence delta (return_convergence_delta)")
         was_tuple, xs = c.is_tuple(inputs), c.as_tuple(inputs, where)
         stds = stdevs if isinstance(stdevs, tuple) else (stdevs,) * len(xs)
         if len(stds) != len(xs) or not all(isinstance(s, (int, float)) for s in stds):
@@ -252,14 +256,18 @@ class NoiseTunnel(Attribution):
                              f"input ({len(xs)}), got {stdevs!r}")
         batch = nt_samples if nt_samples_batch_size is None else \
             min(nt_samples, nt_samples_batch_size)
-        sums, sums_sq = [0] * len(xs), [0] * len(xs)
+        sums, sums_sq, deltas = [0] * len(xs), [0] * len(xs), []
         done = 0
         while done < nt_samples:
             k = min(batch, nt_samples - done)
             noisy = tuple(self._add_noise_to_input(x.detach(), float(s), k)
                           for x, s in zip(xs, stds))
             attrs = self.attribution_method.attribute(
-                noisy if was_tuple else noisy[0], **self._expand(kwargs, k, xs[0].shape[0]))
+                noisy if was_tuple else noisy[0],
+                **self._expand(kwargs, k, xs[0].shape[0], draw_baseline_from_distrib))
+            if with_delta:
+                attrs, delta = attrs
+                deltas.append(delta)
             attrs = attrs if isinstance(attrs, tuple) else (attrs,)
             for i, a in enumerate(attrs):
                 a = a.reshape(xs[0].shape[0], k, *a.shape[1:])
@@ -270,7 +278,8 @@ class NoiseTunnel(Attribution):
         mean_sq = [s * (1 / nt_samples) for s in sums_sq]
         out = mean if nt_type == "smoothgrad" else mean_sq if nt_type == "smoothgrad_sq" \
             else [q - m * m for m, q in zip(mean, mean_sq)]
-        return c.format_output(was_tuple, out)
+        out = c.format_output(was_tuple, out)
+        return (out, ember.cat(deltas, 0)) if with_delta else out
 
     @staticmethod
     def _add_noise_to_input(input, stdev, nt_samples_partition):
@@ -281,7 +290,7 @@ class NoiseTunnel(Attribution):
         return input.repeat_interleave(nt_samples_partition, dim=0) + noise
 
     @staticmethod
-    def _expand(kwargs, k, n):
+    def _expand(kwargs, k, n, draw_baseline_from_distrib=False):
         out = dict(kwargs)
         if "target" in out:
             out["target"] = c.expand_target(out["target"], k, interleave=True)
@@ -291,7 +300,11 @@ class NoiseTunnel(Attribution):
         if out.get("baselines") is not None:
             bs = out["baselines"] if isinstance(out["baselines"], tuple) else \
                 (out["baselines"],)
-            bs = tuple(b.repeat_interleave(k, dim=0) if isinstance(b, ember.Tensor) and
-                       b.ndim and b.shape[0] == n else b for b in bs)
+            if draw_baseline_from_distrib:
+                bs = tuple(b[ember.randint(0, b.shape[0], (n * k,), device=b.device)]
+                           if isinstance(b, ember.Tensor) and b.ndim else b for b in bs)
+            else:
+                bs = tuple(b.repeat_interleave(k, dim=0) if isinstance(b, ember.Tensor) and
+                           b.ndim and b.shape[0] == n else b for b in bs)
             out["baselines"] = bs if isinstance(out["baselines"], tuple) else bs[0]
         return out

@@ -29,7 +29,8 @@ class Occlusion(Attribution):
                   show_progress=False):
         """Occlusion attributions, shaped like ``inputs`` (in the inputs' dtype; captum
         returns float32). ``perturbations_per_eval`` windows are evaluated per forward call
-        (a speed setting; the result is the same)."""
+        (a speed setting; the result is the same); ``show_progress`` shows a tqdm bar of the
+        forward calls."""
         where = self._where()
         was_tuple, xs = c.is_tuple(inputs), c.as_tuple(inputs, where)
         xs = tuple(x.detach() for x in xs)
@@ -51,8 +52,11 @@ class Occlusion(Attribution):
             initial = initial.reshape(1, n)
             masks = [_masks(x.shape[1:], w, s) for x, w, s in zip(xs, windows, strides)]
             total = [ember.zeros(n, *x.shape[1:], dtype=x.dtype, device=x.device) for x in xs]
+            bar = _progress(show_progress, sum(-(-len(m) // perturbations_per_eval)
+                                               for m in masks))
             for i, (x, b) in enumerate(zip(xs, bs)):  # one input at a time, as captum
                 for start in range(0, len(masks[i]), perturbations_per_eval):
+                    bar.update()
                     m = ember.tensor(np.stack(masks[i][start:start + perturbations_per_eval]),
                                      dtype=x.dtype, device=x.device)  # (k, *shape)
                     k = m.shape[0]
@@ -64,9 +68,28 @@ class Occlusion(Attribution):
                                         c.expand_args(args, k), where)
                     diff = initial - out.reshape(k, n)
                     total[i] = total[i] + (diff.reshape(k, n, *[1] * (x.ndim - 1)) * m).sum(0)
+            bar.close()
             counts = [ember.tensor(np.sum(mk, axis=0), dtype=x.dtype, device=x.device)
                       for mk, x in zip(masks, xs)]
         return c.format_output(was_tuple, [t / k for t, k in zip(total, counts)])
+
+
+class _NoBar:
+    def update(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(show, total):
+    if not show:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError("Occlusion: show_progress needs tqdm (pip install tqdm)") from None
+    return tqdm(total=total, desc="Occlusion attribution")
 
 
 def _per_input(value, xs, name, where, windows=None):

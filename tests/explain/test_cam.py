@@ -137,6 +137,8 @@ def test_errors(nets):
     em, _, x, _, _ = nets
     with pytest.raises(TypeError, match="LayerGradCam: layer must be an ember.nn.Module"):
         LayerGradCam(em, "conv2")
+    with pytest.raises(ValueError, match=r"grad_kwargs \['retain_graph'\] are not supported"):
+        LayerGradCam(em, em.conv2).attribute(x, 0, grad_kwargs={"retain_graph": True})
     with pytest.raises(RuntimeError, match="did not run in the forward pass"):
         LayerGradCam(em, nn.ReLU()).attribute(x, target=0)
     with pytest.raises(ValueError, match="fc has 5 inputs but the layer gives 6 feature maps"):

@@ -163,6 +163,36 @@ def test_noise_tunnel_matches_captum_on_the_same_noise(nets, monkeypatch, nt_typ
         assert_same(ours, theirs, what=f"NoiseTunnel({ours_cls.__name__}) {nt_type}")
 
 
+def test_noise_tunnel_deltas_match_captum_on_the_same_noise(nets, monkeypatch):
+    em, tm, x, tx, ca = nets
+    kw = {"nt_samples": 3, "nt_samples_batch_size": 2, "stdevs": 0.2, "target": TARGETS,
+          "n_steps": 4, "return_convergence_delta": True}
+    noise = _shared_noise(monkeypatch, ca)
+    next(noise)
+    ours, delta = NoiseTunnel(IntegratedGradients(em)).attribute(x, **kw)
+    next(noise, None)
+    theirs, their_delta = ca.NoiseTunnel(ca.IntegratedGradients(tm)).attribute(tx, **kw)
+    assert_same(ours, theirs, what="NoiseTunnel(IntegratedGradients)")
+    assert tuple(delta.shape) == (12,)
+    assert_same(delta, their_delta, atol=1e-7, what="deltas")
+    with pytest.raises(ValueError, match="Saliency has no convergence delta"):
+        NoiseTunnel(Saliency(em)).attribute(x, target=0, return_convergence_delta=True)
+
+
+def test_noise_tunnel_draws_baselines_from_a_set(nets):
+    """With every reference input equal, drawing from the set is that baseline."""
+    em, _, x, _, _ = nets
+    refs = ember.ones(5, 2, 8, 8) * 0.5
+    kw = {"nt_samples": 2, "stdevs": 0.1, "target": TARGETS, "n_steps": 3}
+    ember.manual_seed(3)
+    drawn = NoiseTunnel(IntegratedGradients(em)).attribute(
+        x, baselines=refs.double(), draw_baseline_from_distrib=True, **kw)
+    ember.manual_seed(3)
+    fixed = NoiseTunnel(IntegratedGradients(em)).attribute(x, baselines=0.5, **kw)
+    assert drawn.shape == x.shape and np.abs(drawn.numpy()).max() > 0
+    np.testing.assert_allclose(drawn.numpy(), fixed.numpy(), rtol=1e-12, atol=1e-15)
+
+
 def test_noise_tunnel_is_seeded_and_smooths(nets):
     em, _, x, _, _ = nets
     ember.manual_seed(5)

@@ -41,6 +41,15 @@ def test_the_batch_of_windows_does_not_change_the_result(nets):
     np.testing.assert_allclose(many.numpy(), one.numpy(), rtol=1e-12, atol=1e-14)
 
 
+def test_show_progress(nets, capsys):
+    em, _, x, _, _ = nets
+    quiet = Occlusion(em).attribute(x, (2, 4, 4), (1, 4, 4), target=1)
+    shown = Occlusion(em).attribute(x, (2, 4, 4), (1, 4, 4), target=1, show_progress=True,
+                                    perturbations_per_eval=3)
+    np.testing.assert_allclose(shown.numpy(), quiet.numpy(), rtol=1e-12)
+    assert "Occlusion attribution" in capsys.readouterr().err  # 4 windows, 2 forward calls
+
+
 def test_two_inputs_match_captum(nets):
     em, tm, x, tx, ca = nets
     ours = Occlusion(lambda a, b: em(a + b)).attribute(
