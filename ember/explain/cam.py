@@ -53,19 +53,27 @@ def layer_gradients_and_eval(forward_func, layer, inputs, target=None, args=None
                              attribute_to_layer_input=False, where="attribute"):
     """``(gradients, activations)`` of ``layer``'s output (or first input) at ``inputs``:
     the gradient of the selected outputs summed over the batch, captured by a forward hook
-    (captum's ``compute_layer_gradients_and_eval``, for a layer with one output)."""
+    (captum's ``compute_layer_gradients_and_eval``, for a layer with one output). As captum,
+    the network goes on with a clone of the captured tensor, so an in-place layer after it
+    does not change it."""
     captured = []
 
-    def hook(module, layer_args, out):
-        value = layer_args[0] if attribute_to_layer_input else out
-        if isinstance(value, (tuple, list)):
-            what = "input" if attribute_to_layer_input else "output"
+    def keep(value, what):
+        if not isinstance(value, ember.Tensor):
             raise TypeError(f"{where}: the layer {what} is a {type(value).__name__}; one "
-                             "Tensor is needed")
+                            "Tensor is needed")
         captured.append(value)
+        return value.clone()  # later in-place layers (ReLU(inplace=True)) write the clone
+
+    def pre_hook(module, layer_args):
+        return (keep(layer_args[0], "input"), *layer_args[1:])
+
+    def hook(module, layer_args, out):
+        return keep(out, "output")
 
     leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
-    handle = layer.register_forward_hook(hook)
+    handle = layer.register_forward_pre_hook(pre_hook) if attribute_to_layer_input else \
+        layer.register_forward_hook(hook)
     try:
         with ember.enable_grad():
             out = c.run_forward(forward_func, leaves, target, args, where)

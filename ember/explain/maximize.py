@@ -16,6 +16,10 @@ from ember import nn
 __all__ = ["Maximized", "maximize_activation"]
 
 
+class _Stop(Exception):
+    """Raised by the hook once the layer has run."""
+
+
 @dataclass
 class Maximized:
     """The result of :func:`maximize_activation`: ``input`` (1, *input_size), the objective
@@ -31,14 +35,21 @@ def _objective(model, layer, x, channel, target):
         out = model(x)
     else:
         captured = []
-        handle = layer.register_forward_hook(lambda m, a, o: captured.append(o))
+
+        def hook(module, args, output):
+            captured.append(output)
+            raise _Stop  # the rest of the network is not needed
+
+        handle = layer.register_forward_hook(hook)
         try:
             model(x)
+        except _Stop:
+            pass
         finally:
             handle.remove()
         if not captured:
             raise RuntimeError("maximize_activation: the layer did not run in the forward pass")
-        out = captured[-1]
+        out = captured[0]
     index = target if layer is None else channel
     if index is None:
         raise ValueError("maximize_activation: pass target= (a class) or layer= and channel=")

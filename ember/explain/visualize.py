@@ -184,8 +184,8 @@ def feature_maps(model, inputs, layers=None):
 
     def hook_for(name):
         def hook(module, args, out):
-            if isinstance(out, ember.Tensor):
-                maps[name] = out.detach()
+            if isinstance(out, ember.Tensor):  # a copy: a later in-place layer may write out
+                maps[name] = out.detach().clone()
         return hook
 
     handles = [m.register_forward_hook(hook_for(n)) for n, m in chosen.items()]

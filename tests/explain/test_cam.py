@@ -150,3 +150,26 @@ def test_errors(nets):
     with pytest.raises(ValueError, match=r"GradCAMPlusPlus.attribute: the layer must give "
                                          r"feature maps \(N, K, ...\), got shape \(4, 5\)"):
         GradCAMPlusPlus(em, em.fc).attribute(x, target=0)
+
+
+def test_in_place_relu_after_the_layer_does_not_change_its_map(nets):
+    """captum goes on with a clone of the captured layer output; so does ember."""
+    ca = nets[-1]
+    import torch
+
+    def build(m):
+        return m.nn.Sequential(m.nn.Conv2d(1, 3, 3), m.nn.ReLU(inplace=True),
+                               m.nn.Conv2d(3, 2, 3), m.nn.ReLU(inplace=True), m.nn.Flatten(),
+                               m.nn.Linear(2 * 4 * 4, 3))
+    torch.manual_seed(0)
+    tm = build(torch).double()
+    em = copy_from_torch(build(ember).to(ember.float64), tm)
+    x = np.random.default_rng(0).normal(size=(3, 1, 8, 8))
+    ex, tx = ember.tensor(x), torch.tensor(x)
+    assert_same(LayerGradCam(em, em[2]).attribute(ex, [0, 1, 2]),
+                ca.LayerGradCam(tm, tm[2]).attribute(tx, [0, 1, 2]), what="conv then ReLU_")
+    assert_same(LayerGradCam(em, em[3]).attribute(ex, [0, 1, 2], attribute_to_layer_input=True),
+                ca.LayerGradCam(tm, tm[3]).attribute(tx, [0, 1, 2], attribute_to_layer_input=True),
+                what="the in-place ReLU's input")
+    assert_same(GuidedGradCam(em, em[2]).attribute(ex, [0, 1, 2]),
+                ca.GuidedGradCam(tm, tm[2]).attribute(tx, [0, 1, 2]), what="guided")
