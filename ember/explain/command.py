@@ -37,14 +37,28 @@ def _run_error(message):
 
 
 def default_layer(model, x):
-    """The name of the last module whose output is a feature map (N, C, h, w) with more
-    than one position: where class activation maps are usually read."""
-    maps = visualize.feature_maps(model, x[:1])
-    names = [n for n, m in maps.items() if m.ndim == 4 and m.shape[2] * m.shape[3] > 1]
-    if not names:
+    """The name of the module that is the last to finish with a feature map (N, C, h, w) of
+    more than one position: where class activation maps are read (a ResNet's last stage,
+    after its residual additions; LeNet-5's last pooling)."""
+    finished = []
+
+    def hook_for(name):
+        def hook(module, args, out):
+            if isinstance(out, ember.Tensor) and out.ndim == 4 and out.shape[2] * out.shape[3] > 1:
+                finished.append(name)
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in model.named_modules() if n]
+    try:
+        with ember.no_grad():
+            model(x[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    if not finished:
         raise _run_error("explain: the model has no layer with spatial feature maps; pass "
                          "--layer or use a gradient method (--method saliency)")
-    return names[-1]
+    return finished[-1]
 
 
 def attribution_maps(model, x, targets, method="gradcam", layer=None, baseline=0.0):
@@ -293,8 +307,8 @@ def add_command(sub, epilog):
     p.add_argument("images", nargs="*", help="PNG/JPEG/.npy images (with a checkpoint)")
     p.add_argument("--method", default="gradcam", choices=METHODS)
     p.add_argument("--layer", default=None, help="the layer of gradcam/gradcam++/cam/"
-                   "guided-gradcam (dotted name, e.g. features.s4; default: the last layer "
-                   "with spatial feature maps)")
+                   "guided-gradcam (dotted name, e.g. features.s4; default: the last module "
+                   "to give spatial feature maps)")
     p.add_argument("--target", default=None, help="the class to explain: an index or name, "
                    "default the predicted class; on a run folder 'pred' or 'true'")
     p.add_argument("--max-images", dest="max_images", type=_positive, default=8,

@@ -75,6 +75,16 @@ def test_every_method_gives_one_finite_map_per_image(tiny_run):
     assert layer.shape == (2, 28, 28)
 
 
+def test_default_layer_of_a_resnet_is_its_last_stage():
+    """The last module to finish with spatial maps: layer3 (after the residual additions),
+    not a leaf inside it; CAM works there (global average pooling follows)."""
+    from ember import models
+    model = models.get_model("resnet20", num_classes=10, in_channels=1).to(ember.float64)
+    x = ember.randn(2, 1, 28, 28, dtype=ember.float64)
+    assert default_layer(model.eval(), x) == "layer3"
+    assert attribution_maps(model, x, [1, 2], "cam").shape == (2, 28, 28)
+
+
 @pytest.mark.parametrize("argv, code, message", [
     (["{run}", "img.npy"], 1, "is a run folder: it explains the run's misclassified"),
     (["{run}/last.ckpt"], 1, "pass image files after the checkpoint"),
