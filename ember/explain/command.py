@@ -275,6 +275,7 @@ def _positive(text):
 
 
 def cmd_explain(args) -> int:
+    """`ember explain`: a run folder, or a checkpoint and images."""
     source, images = args.source, args.images
     if os.path.isdir(source):
         if images:

@@ -228,3 +228,20 @@ def test_errors_name_the_method_and_the_shapes(nets):
         NoiseTunnel(em)
     with pytest.raises(TypeError, match="Saliency: forward_func must be callable"):
         Saliency(3)
+
+
+def test_tuple_targets_on_a_three_dimensional_output(nets):
+    """captum's other target forms: a tuple indexes every example's output, a list of tuples
+    one entry per example."""
+    em, tm, x, tx, ca = nets
+
+    def ember_f(a):
+        return em(a).reshape(4, 5, 1) * ember.tensor([1.0, 2.0], dtype=ember.float64)
+
+    def torch_f(a):
+        import torch
+        return tm(a).reshape(4, 5, 1) * torch.tensor([1.0, 2.0], dtype=torch.float64)
+
+    for target in ((3, 1), [(0, 1), (4, 0), (2, 1), (1, 1)]):
+        assert_same(Saliency(ember_f).attribute(x, target, abs=False),
+                    ca.Saliency(torch_f).attribute(tx, target, abs=False), what=str(target))
