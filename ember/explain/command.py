@@ -120,7 +120,8 @@ def _check_method_fits(model, method):
             not any(isinstance(m, nn.ReLU) for m in model.modules()):
         import sys
         print(f"ember explain: warning: {type(model).__name__} has no nn.ReLU modules, so "
-              f"{method} changes nothing: it is the plain gradient", file=sys.stderr)
+              f"the guided/deconvolution backward pass of {method} is the plain gradient",
+              file=sys.stderr)
 
 
 def _load(checkpoint):
@@ -233,12 +234,12 @@ def explain_run(run_dir, method="gradcam", layer=None, max_images=8, out_dir=Non
     heat = attribution_maps(model, x, explained, method, layer, float((0 - mean) / std))
     written, suffix = [], "_of-true" if target == "true" else ""
     for k, (i, p) in enumerate(zip(wrong, preds)):
-        image = images[i, 0] / float(scale)
+        image = images[i] / float(scale)  # (C, H, W): gray or RGB
         out = os.path.join(out_dir, f"test{i:05d}_{method}_true-{_slug(names[labels[i]])}"
                                     f"_pred-{_slug(names[p])}{suffix}.png")
         visualize.save_image(_panel(image, heat[k], alpha), out, scale=SCALE)
         written.append((i, names[labels[i]], names[p], out))
-    overview = _overview([images[i, 0] / float(scale) for i in wrong], heat,
+    overview = _overview([images[i] / float(scale) for i in wrong], heat,
                          [f"{names[labels[i]]}\n→ {names[p]}" for i, p in zip(wrong, preds)],
                          os.path.join(out_dir, f"overview_{method}{suffix}.png"), method,
                          alpha, "true" if target == "true" else "predicted")
@@ -253,7 +254,7 @@ def _overview(images, heats, titles, path, method, alpha, explained="predicted")
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.3 * n + 0.4, 3.0), squeeze=False)
     for j in range(n):
-        axes[0, j].imshow(images[j], cmap="gray")
+        axes[0, j].imshow(visualize.overlay(images[j], np.zeros(images[j].shape[-2:]), 0.0))
         axes[0, j].set_title(titles[j], fontsize=7)
         axes[1, j].imshow(visualize.overlay(images[j], heats[j], alpha))
         for ax in axes[:, j]:

@@ -110,3 +110,16 @@ def test_help():
     with pytest.raises(SystemExit) as e:
         main(["explain", "--help"])
     assert e.value.code == 0
+
+
+def test_panels_of_rgb_images(tmp_path):
+    """Run folders of RGB data sets (CIFAR-10) draw colour panels and overviews."""
+    from ember.explain.command import _overview, _panel
+    rng = np.random.default_rng(0)
+    image, heat = rng.uniform(size=(3, 8, 8)), rng.uniform(size=(8, 8))
+    panel = _panel(image, heat, 0.5)
+    assert panel.shape == (10, 19, 3)
+    np.testing.assert_allclose(panel[1:9, 1:9], image.transpose(1, 2, 0))
+    path = _overview([image, image], np.stack([heat, heat]), ["a\n→ b", "c\n→ d"],
+                     str(tmp_path / "o.png"), "gradcam", 0.5)
+    assert os.path.getsize(path) > 0
