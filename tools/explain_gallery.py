@@ -38,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=4, help="misclassified images")
     args = parser.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
+    ember.manual_seed(0)  # smoothgrad's noise
     model, cfg, info = pipeline.load_run(os.path.join(args.run_dir, "last.ckpt"))
     model = model.to(ember.float64)
     mean, std, scale = info["mean"], info["std"], info.get("scale", 255.0)
