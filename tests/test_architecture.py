@@ -115,6 +115,15 @@ def test_imports_point_down(folder, forbidden):
     assert not bad, f"imports that point up: {bad}"
 
 
+def test_explain_library_stays_below_training():
+    """ember.explain (attributions, pictures) uses the public API of nn, data, optim; only its
+    command module, ``ember explain`` (a command, in the cli's room), reads training runs."""
+    paths = [p for p in sorted((ROOT / "explain").rglob("*.py")) if p.name != "command.py"]
+    bad = [(_rel(p), m) for p in paths for m, _ in _imports(p)
+           if m.startswith(("ember.train", "ember.cli"))]
+    assert not bad, f"imports that point up: {bad}"
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "nn").rglob("*.py")), ids=_rel)
 def test_nn_uses_only_public_names_of_the_rooms_below(path):
     """Layers call public ``F`` functions; the families call public ops and kernels."""
