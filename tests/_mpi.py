@@ -23,7 +23,8 @@ def launcher():
     mpirun = shutil.which("mpirun") or shutil.which("mpiexec")
     if mpirun is None or importlib.util.find_spec("mpi4py") is None:
         return None
-    version = subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run([mpirun, "--version"], capture_output=True, text=True,
+                             check=False).stdout
     extra = []
     if "Open MPI" in version or "OpenRTE" in version:
         extra = ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
@@ -49,8 +50,96 @@ def mpirun(n, *command, timeout=120, env=None, check=True):
                     EMBER_DISABLE_CUDA="1", **(env or {}))
     result = subprocess.run([*launcher(), "-n", str(n), sys.executable, *args],
                             capture_output=True, text=True, timeout=timeout, env=full_env,
-                            cwd=str(ROOT))
+                            cwd=str(ROOT), check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"mpirun -n {n} {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+@functools.cache
+def sections(n, script):
+    """Run a worker once per session and split its report: each rank writes ``PASS
+    <section>`` or ``FAIL <section>: <why>`` lines to a file of its own in
+    ``$EMBER_TEST_REPORT``; several test files read the sections."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        mpirun(n, script, env={"EMBER_TEST_REPORT": folder})
+        lines = [line for p in sorted(Path(folder).glob("rank*.txt"))
+                 for line in p.read_text().splitlines()]
+    found = {}
+    for line in lines:
+        if line.startswith(("PASS ", "FAIL ")):
+            verdict, _, rest = line.partition(" ")
+            name, _, why = rest.partition(": ")
+            found.setdefault(name, []).append((verdict, why))
+    return found
+
+
+def assert_section(n, script, name):
+    """Every rank reported PASS for ``name`` (and nothing failed there)."""
+    found = sections(n, script).get(name)
+    assert found, f"{script} on {n} processes printed nothing for {name!r}"
+    bad = [why for verdict, why in found if verdict == "FAIL"]
+    assert not bad, f"{name} on {n} processes: " + "; ".join(bad)
+    assert len(found) == n, f"{name}: {len(found)} of {n} ranks reported"
+
+
+class _Done:
+    """An MPI request that is already complete."""
+
+    @staticmethod
+    def Test():
+        return True
+
+
+class Loopback:
+    """A one-process backend (every collective is the identity): DDP's and SyncBatchNorm's
+    logic runs in the test process without MPI. ``stuck=True`` makes requests never
+    complete, to test the deadline."""
+
+    name = "loopback"
+    rank, size = 0, 1
+
+    def __init__(self, stuck=False):
+        self.stuck, self.aborted = stuck, None
+
+    def _request(self):
+        return type("Stuck", (), {"Test": staticmethod(lambda: False)})() if self.stuck \
+            else _Done()
+
+    def allreduce(self, buf, op):
+        return self._request()
+
+    def broadcast(self, buf, src):
+        return self._request()
+
+    def allgather(self, send, recv):
+        recv[...] = send.reshape(recv.shape)
+        return self._request()
+
+    def reduce_scatter_block(self, send, recv, op):
+        recv[...] = send.reshape(recv.shape)
+        return self._request()
+
+    def barrier(self):
+        return self._request()
+
+    @staticmethod
+    def test(request):
+        return request.Test()
+
+    def silent_ranks(self, seq, grace):
+        return []
+
+    def abort(self, code=1):
+        self.aborted = code
+        raise SystemExit(code)
+
+    def destroy(self):
+        pass
+
+
+def loopback_group(stuck=False, timeout=60.0):
+    from ember.distributed import ProcessGroup
+    return ProcessGroup(Loopback(stuck), timeout)

@@ -31,11 +31,29 @@ from ember.distributed.process_group import (
                                              is_initialized,
 )
 
-__all__ = ["ReduceOp", "Work", "ProcessGroup", "init_process_group", "destroy_process_group",
-           "is_initialized", "is_available", "is_mpi_available", "is_nccl_available",
-           "get_rank", "get_world_size", "get_backend", "all_reduce", "broadcast",
-           "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor",
-           "barrier", "default_pg_timeout", "launcher_world_size"]
+__all__ = [
+    "ProcessGroup",
+    "ReduceOp",
+    "Work",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "default_pg_timeout",
+    "destroy_process_group",
+    "get_backend",
+    "get_rank",
+    "get_world_size",
+    "init_process_group",
+    "is_available",
+    "is_initialized",
+    "is_mpi_available",
+    "is_nccl_available",
+    "launcher_world_size",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+]
 
 
 def is_available() -> bool:

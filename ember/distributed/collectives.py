@@ -11,13 +11,20 @@ import numpy as np
 from ember.distributed.process_group import ReduceOp, group_of, host_array, write_back
 from ember.tensor import Tensor
 
-__all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
-           "reduce_scatter_tensor", "barrier"]
+__all__ = [
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+]
 
 
 def _op_name(op, what, dtype):
     if not isinstance(op, ReduceOp):
-        raise ValueError(f"{what}: op must be an ember.distributed.ReduceOp, got {op!r}")
+        raise TypeError(f"{what}: op must be an ember.distributed.ReduceOp, got {op!r}")
     if op is ReduceOp.AVG and dtype.kind not in "fc":
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point tensor, got {dtype}")
     return op.value

@@ -20,9 +20,19 @@ import numpy as np
 from ember import backend
 from ember.ops.inplace import increment_version
 
-__all__ = ["ReduceOp", "Work", "ProcessGroup", "init_process_group", "destroy_process_group",
-           "is_initialized", "get_rank", "get_world_size", "get_backend", "group_of",
-           "default_pg_timeout"]
+__all__ = [
+    "ProcessGroup",
+    "ReduceOp",
+    "Work",
+    "default_pg_timeout",
+    "destroy_process_group",
+    "get_backend",
+    "get_rank",
+    "get_world_size",
+    "group_of",
+    "init_process_group",
+    "is_initialized",
+]
 
 # PyTorch waits 30 minutes by default; ember 10 (PyTorch's NCCL default), and
 # EMBER_DIST_TIMEOUT (seconds) sets the default for programs that do not pass ``timeout``
@@ -135,7 +145,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             raise ValueError(f"init_process_group: {what}={given} disagrees with MPI's "
                              f"{what} {real} (mpirun sets both)")
     if timeout is None:
-        timeout = float(os.environ.get("EMBER_DIST_TIMEOUT", 0) or
+        timeout = float(os.environ.get("EMBER_DIST_TIMEOUT", "") or
                         default_pg_timeout.total_seconds())
     _WORLD = ProcessGroup(impl, _seconds(timeout))
 

@@ -1,8 +1,7 @@
 """Run by tests/nn/parallel/test_distributed.py under ``mpirun -n N``: DDP on N processes,
 each with its shard of a global batch, against one process (this one, on a private copy of
 the model) with the whole batch; SyncBatchNorm against BatchNorm on the whole batch."""
-import sys
-
+import _report
 import numpy as np
 
 import ember
@@ -12,13 +11,15 @@ from ember import nn
 dist.init_process_group("mpi")
 rank, world = dist.get_rank(), dist.get_world_size()
 B = 12  # global batch, divisible by 2 and 3
-failures = []
 
 
 def check(name, got, want, tol):
     err = float(np.max(np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64))))
-    if not err <= tol:
-        failures.append(f"{name}: max error {err:.3g} > {tol:g}")
+    assert err <= tol, f"{name}: max error {err:.3g} > {tol:g}"
+
+
+def section(name):
+    return _report.section(rank, name)
 
 
 class Net(nn.Module):
@@ -78,44 +79,69 @@ def run(dtype, bn=False, sync_bn=False, steps=3, accumulate=1, **ddp_kwargs):
     return ddp, model, ref
 
 
-tol = {np.float64: 1e-12, np.float32: 2e-6}
-for dtype in (np.float64, np.float32):
-    label = np.dtype(dtype).name
-    for kwargs in ({}, {"bucket_cap_mb": 0.0005}, {"bucket_cap_mb": 0.0005, "overlap": False}):
-        ddp, model, ref = run(dtype, **kwargs)
-        for name, p in ref.named_parameters():
-            check(f"{label} {kwargs} {name}", dict(model.named_parameters())[name].detach().numpy(), p.detach().numpy(),
-                  tol[dtype])
-    if len(ddp.bucket_sizes) < 3:
-        failures.append(f"a tiny bucket_cap_mb gave buckets {ddp.bucket_sizes}")
-    ddp, model, ref = run(dtype, accumulate=3, bucket_cap_mb=0.0005)
+TOL = {np.float64: 1e-12, np.float32: 2e-6}
+DTYPES = (np.float64, np.float32)
+
+
+def same_parameters(label, model, ref, tol):
+    got = dict(model.named_parameters())
     for name, p in ref.named_parameters():
-        check(f"{label} no_sync {name}", dict(model.named_parameters())[name].detach().numpy(), p.detach().numpy(),
-              tol[dtype])
-    ddp, model, ref = run(dtype, bn=True, sync_bn=True)
-    for name, t in ref.state_dict().items():
-        check(f"{label} SyncBatchNorm {name}", model.state_dict()[name].detach().numpy(), t.detach().numpy(),
-              tol[dtype] * 10)
+        check(f"{label} {name}", got[name].detach().numpy(), p.detach().numpy(), tol)
 
-# without SyncBatchNorm each rank normalises its own shard: different from the whole batch
-ddp, model, ref = run(np.float64, bn=True)
-if np.allclose(model.bn.running_mean.detach().numpy(), ref.bn.running_mean.detach().numpy(), atol=1e-6):
-    failures.append("plain BatchNorm under DDP matched the whole-batch statistics")
-# broadcast_buffers: every rank holds rank 0's buffers after a forward
-ddp(shard(data(0, np.float64)[0]))
-mine = ember.tensor(model.bn.running_mean.detach().numpy())
-gathered = [ember.zeros_like(mine) for _ in range(world)]
-dist.all_gather(gathered, mine)
-before = [g.detach().numpy() for g in gathered]
-if rank == 0 and world > 1 and np.allclose(before[0], before[1]):
-    failures.append("plain BatchNorm: ranks' running statistics should differ after training")
-ddp.sync_buffers()
-dist.all_gather(gathered, ember.tensor(model.bn.running_mean.detach().numpy()))
-if any(not np.array_equal(g.detach().numpy(), gathered[0].detach().numpy()) for g in gathered):
-    failures.append("sync_buffers left the ranks' buffers different")
 
-if failures:
-    print(f"rank {rank}: " + "\n".join(failures), file=sys.stderr)
-    sys.exit(1)
-print(f"rank {rank} ok")
+@section("ddp")
+def _():
+    for dtype in DTYPES:
+        ddp, model, ref = run(dtype)
+        same_parameters(np.dtype(dtype).name, model, ref, TOL[dtype])
+        assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
+
+
+@section("buckets")
+def _():
+    for dtype in DTYPES:
+        for overlap in (True, False):
+            ddp, model, ref = run(dtype, bucket_cap_mb=0.0005, overlap=overlap)
+            same_parameters(f"{np.dtype(dtype).name} overlap={overlap}", model, ref,
+                            TOL[dtype])
+            assert len(ddp.bucket_sizes) >= 3, ddp.bucket_sizes
+            assert ddp.comm_seconds > 0
+
+
+@section("no_sync")
+def _():
+    for dtype in DTYPES:
+        _, model, ref = run(dtype, accumulate=3, bucket_cap_mb=0.0005)
+        same_parameters(f"{np.dtype(dtype).name} no_sync", model, ref, TOL[dtype])
+
+
+@section("sync_batchnorm")
+def _():
+    for dtype in DTYPES:
+        _, model, ref = run(dtype, bn=True, sync_bn=True)
+        assert isinstance(model.bn, nn.SyncBatchNorm)
+        for name, t in ref.state_dict().items():  # parameters and running statistics
+            check(f"{np.dtype(dtype).name} SyncBatchNorm {name}",
+                  model.state_dict()[name].detach().numpy(), t.detach().numpy(),
+                  TOL[dtype] * 10)
+
+
+@section("broadcast_buffers")
+def _():
+    # without SyncBatchNorm each rank normalises its own shard: not the whole batch's
+    ddp, model, ref = run(np.float64, bn=True)
+    assert not np.allclose(model.bn.running_mean.numpy(), ref.bn.running_mean.numpy(),
+                           atol=1e-6)
+
+    def gathered():
+        out = [ember.zeros(4, dtype=ember.float64) for _ in range(world)]
+        dist.all_gather(out, ember.tensor(model.bn.running_mean.numpy()))
+        return [o.numpy() for o in out]
+    before = gathered()  # after the last forward, each rank's own update
+    assert not np.allclose(before[0], before[1])
+    ddp.sync_buffers()
+    after = gathered()
+    assert all(np.array_equal(a, before[0]) for a in after)
+
+
 dist.destroy_process_group()

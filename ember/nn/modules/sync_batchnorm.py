@@ -17,8 +17,6 @@ class SyncBatchNorm(_BatchNorm):
     default group. Build one from a model's BatchNorm layers with
     :meth:`convert_sync_batchnorm`."""
 
-    _layouts = {}
-
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, process_group=None, device=None, dtype=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device,

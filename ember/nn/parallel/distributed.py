@@ -38,7 +38,7 @@ def broadcast_coalesced(tensors, group, src=0):
     by_dtype = {}
     for t in tensors:
         by_dtype.setdefault(t.array.dtype, []).append(t)
-    for dtype, ts in by_dtype.items():
+    for ts in by_dtype.values():
         flat = np.concatenate([backend.to_numpy(t.array).ravel() for t in ts])
         broadcast(Tensor._make(flat), src, group=group)
         offset = 0
