@@ -61,10 +61,12 @@ def mpirun(n, *command, timeout=120, env=None, check=True):
 def sections(n, script):
     """Run a worker once per session and split its report: each rank writes ``PASS
     <section>`` or ``FAIL <section>: <why>`` lines to a file of its own in
-    ``$EMBER_TEST_REPORT``; several test files read the sections."""
+    ``$EMBER_TEST_REPORT``; several test files read the sections. ``script`` is a worker's
+    file name, or a tuple of it and its arguments."""
     import tempfile
     with tempfile.TemporaryDirectory() as folder:
-        mpirun(n, script, env={"EMBER_TEST_REPORT": folder})
+        command = script if isinstance(script, tuple) else (script,)
+        mpirun(n, *command, env={"EMBER_TEST_REPORT": folder})
         lines = [line for p in sorted(Path(folder).glob("rank*.txt"))
                  for line in p.read_text().splitlines()]
     found = {}
@@ -78,6 +80,7 @@ def sections(n, script):
 
 def assert_section(n, script, name):
     """Every rank reported PASS for ``name`` (and nothing failed there)."""
+    script = script if isinstance(script, (str, tuple)) else tuple(script)
     found = sections(n, script).get(name)
     assert found, f"{script} on {n} processes printed nothing for {name!r}"
     bad = [why for verdict, why in found if verdict == "FAIL"]
