@@ -21,11 +21,12 @@ def test_launcher_world_size(monkeypatch):
     assert launcher_world_size() == 3
 
 
-@pytest.mark.parametrize("mode, n", [("kill", 2), ("hang", 3)])
+@pytest.mark.parametrize("mode, n", [("kill", 2), ("hang", 3), ("error", 2)])
 def test_a_failed_rank_stops_the_job_naming_it(mode, n, tmp_path):
     path = tmp_path / "before.ckpt"
     start = time.monotonic()
-    result = mpirun(n, "_worker_fault.py", mode, str(path), timeout=60, check=False)
+    result = mpirun(n, "_worker_fault.py", mode, str(path), timeout=60, check=False,
+                    env={"EMBER_DIST_TIMEOUT": "60"})
     elapsed = time.monotonic() - start
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
@@ -34,6 +35,8 @@ def test_a_failed_rank_stops_the_job_naming_it(mode, n, tmp_path):
     last = n - 1
     if mode == "kill":  # Open MPI's launcher names the dead rank
         assert f"rank {last}" in output, output
+    elif mode == "error":  # the failing rank aborts the job as it exits, not after 60 s
+        assert f"ember: rank {last} stopped before the end of the run" in output, output
     else:  # the watchdog: 2 s timeout, then the live ranks name the silent one
         assert f"did not complete within 2 s: rank {last} did not reach it" in output, output
         assert "rank 1 did not" not in output or last == 1
