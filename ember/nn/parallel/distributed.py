@@ -175,7 +175,7 @@ class DistributedDataParallel(Module):
                     "prior iteration before starting a new one; these parameters did not "
                     f"receive their gradients: {missing[:10]}")
             for b in self._buckets[:old.launched]:  # keep every rank's collectives in step
-                self.process_group.wait(b.work)
+                b.work.wait()
         expected = {i: 0 for i in range(len(self._params))}
         for leaf in _leaves(out):
             i = self._index.get(id(leaf))
@@ -250,7 +250,7 @@ class DistributedDataParallel(Module):
         start = time.perf_counter()
         size = self.process_group.size
         for b in self._buckets:
-            self.process_group.wait(b.work)
+            b.work.wait()
             b.buffer /= size
         state.comm_seconds += time.perf_counter() - start
         self.comm_seconds = state.comm_seconds
