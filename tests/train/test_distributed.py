@@ -1,7 +1,6 @@
 """Training on several processes: the Trainer (DDP, shards, rank 0's callbacks, resume to
 identical weights; tests/distributed/_worker_trainer.py) and ``mpirun -n 2 ember train``;
 outside a process group everything is as before."""
-import numpy as np
 import pytest
 from _mpi import assert_section, mpirun
 
@@ -40,5 +39,4 @@ def test_no_process_group_changes_nothing():
     assert data_parallel.rank0_decides(True, "x") == (True, "x")
     assert data_parallel.rank0_text("a") == "a"
     assert data_parallel.setup() is True  # not under mpirun: no group
-    data_parallel.set_epoch(object(), 3)
-    assert np.isfinite(1.0)
+    data_parallel.set_epoch(object(), 3)  # a loader without a sampler: nothing to do
