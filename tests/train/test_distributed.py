@@ -15,7 +15,7 @@ def test_trainer_on_two_processes(name, tmp_path_factory):
     assert_section(2, ("_worker_trainer.py", str(folder)), name)
 
 
-def test_ember_train_under_mpirun(tmp_path):
+def test_ember_train_and_resume_under_mpirun(tmp_path):
     out = mpirun(2, "-m", "ember", "train", "--model", "lenet5", "--epochs", "1", "--limit",
                  "300", "--batch-size", "32", "--no-progress", "--name", "dp", "--out-dir",
                  str(tmp_path), timeout=180)
@@ -27,7 +27,13 @@ def test_ember_train_under_mpirun(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["dp"]
     state = ember.load(str(run_dir / "last.ckpt"))
     assert state["epoch"] == 1
-    assert len(state["lrs"]) == -(-270 // 2 // 32)  # per-process batches: half the steps
+    steps = -(-270 // 2 // 32)  # per-process batches: half the steps of one process
+    assert len(state["lrs"]) == steps
+    again = mpirun(2, "-m", "ember", "train", "--resume", str(run_dir / "last.ckpt"),
+                   "--epochs", "2", "--no-progress", timeout=180)
+    assert again.stdout.count("resumed from") == 1 and "after epoch 1" in again.stdout
+    state = ember.load(str(run_dir / "last.ckpt"))
+    assert state["epoch"] == 2 and len(state["lrs"]) == 2 * steps
 
 
 def test_no_process_group_changes_nothing():
