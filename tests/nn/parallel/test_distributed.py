@@ -76,3 +76,42 @@ def test_errors():
     a.sum().backward()
     with pytest.raises(RuntimeError, match=r"finished reduction in the prior iteration.*b\."):
         ddp(ember.randn(3, 2))
+
+
+def test_unused_and_frozen_parameters():
+    class Partly(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused, self.frozen = nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2)
+            self.frozen.requires_grad_(False)
+
+        def forward(self, x):
+            return self.used(self.frozen(x))
+    model = Partly()
+    ddp = DDP(model, process_group=loopback_group(), find_unused_parameters=True)
+    assert sum(ddp.bucket_sizes) == 4  # the frozen layer is not reduced
+    for _ in range(2):
+        ddp(ember.randn(3, 2)).sum().backward()
+        assert model.used.weight.grad is not None and model.unused.weight.grad is None
+        assert model.frozen.weight.grad is None
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_buckets_start_during_backward_as_they_fill(overlap):
+    model = _model()
+    group = loopback_group()
+    seen = []  # how many parameters held a gradient when each all-reduce started
+    started = group.backend.allreduce
+
+    def spy(buf, op):
+        seen.append(sum(p.grad is not None for p in model.parameters()))
+        return started(buf, op)
+    group.backend.allreduce = spy
+    ddp = DDP(model, process_group=group, bucket_cap_mb=0.0001, overlap=overlap)
+    ddp(ember.randn(5, 4, dtype=ember.float64)).sum().backward()
+    # one bucket per parameter, last layer's bias first. A Linear's backward delivers the
+    # weight's gradient, then the bias's: with overlap the last layer's two buckets start
+    # once its bias gradient is final (its weight's is stored), before the first layer's
+    # gradients exist; without overlap all four start at the end
+    assert seen == ([1, 1, 3, 3] if overlap else [3, 3, 3, 3])
+    assert all(p.grad is not None for p in model.parameters())
