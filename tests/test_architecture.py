@@ -104,7 +104,10 @@ def test_only_backend_and_kernels_branch_on_the_device(path):
 LAYERS = [("ops", ("ember.nn", "ember.kernels.conv_cpu", "ember.models", "ember.optim")),
           ("kernels", ("ember.nn", "ember.ops", "ember.models", "ember.optim")),
           ("nn/functional", ("ember.nn.modules", "ember.models", "ember.optim")),
-          ("autograd", ("ember.nn", "ember.kernels")), ("backend.py", ("ember",))]
+          ("autograd", ("ember.nn", "ember.kernels")), ("backend.py", ("ember",)),
+          # below nn (nn.parallel and SyncBatchNorm use it), above the core
+          ("distributed", ("ember.nn", "ember.models", "ember.optim", "ember.data",
+                           "ember.train", "ember.kernels"))]
 
 
 @pytest.mark.parametrize("folder, forbidden", LAYERS, ids=[f for f, _ in LAYERS])
