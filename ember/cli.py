@@ -184,6 +184,7 @@ def cmd_train(args) -> int:
     from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, Trainer, pipeline
 
     cfg, resume = _train_config(args)
+    main_rank = pipeline.data_parallel.setup()  # mpirun -n N: rank 0 alone prints, writes
     make_plots = _plots_available()
     if not make_plots:
         _warn("train", "matplotlib is not installed: training without the plots "
@@ -197,9 +198,9 @@ def cmd_train(args) -> int:
     model = models.get_model(cfg.model, **model_kwargs).to(cfg.device)
     optimizer = _make_optimizer(cfg, model.parameters())
     scheduler, interval = _make_scheduler(cfg, optimizer, len(loaders.train))
-    run_dir = cfg_run_dir(cfg)
+    run_dir = pipeline.data_parallel.rank0_text(cfg_run_dir(cfg))  # one folder for all
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
+    with open(os.path.join(run_dir, "config.json") if main_rank else os.devnull, "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     trainer = Trainer(model, ember.nn.CrossEntropyLoss(), optimizer, scheduler,
                       scheduler_interval=interval, device=cfg.device, progress=cfg.progress,
@@ -225,7 +226,7 @@ def cmd_train(args) -> int:
              "results.json") + (pipeline.PLOT_FILES if make_plots else ())
     written = [n for n in names if os.path.exists(os.path.join(run_dir, n))]
     print(f"wrote {run_dir}: {', '.join(written)}")
-    return 0
+    return pipeline.data_parallel.finish()
 
 
 def _plots_available():
@@ -382,7 +383,7 @@ def _at_least(low):
 
 
 # Commands living beside their task's code: add_command(sub, epilog) adds each subparser.
-COMMAND_MODULES = ("ember.onnx.command",)
+COMMAND_MODULES = ("ember.explain.command", "ember.onnx.command")
 EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one line on "
           "stderr), 2 a usage error. Set EMBER_DEBUG=1 to see the full traceback of an error.")
 

@@ -104,7 +104,10 @@ def test_only_backend_and_kernels_branch_on_the_device(path):
 LAYERS = [("ops", ("ember.nn", "ember.kernels.conv_cpu", "ember.models", "ember.optim")),
           ("kernels", ("ember.nn", "ember.ops", "ember.models", "ember.optim")),
           ("nn/functional", ("ember.nn.modules", "ember.models", "ember.optim")),
-          ("autograd", ("ember.nn", "ember.kernels")), ("backend.py", ("ember",))]
+          ("autograd", ("ember.nn", "ember.kernels")), ("backend.py", ("ember",)),
+          # below nn (nn.parallel and SyncBatchNorm use it), above the core
+          ("distributed", ("ember.nn", "ember.models", "ember.optim", "ember.data",
+                           "ember.train", "ember.kernels"))]
 
 
 @pytest.mark.parametrize("folder, forbidden", LAYERS, ids=[f for f, _ in LAYERS])
@@ -112,6 +115,15 @@ def test_imports_point_down(folder, forbidden):
     paths = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).rglob("*.py"))
     bad = [(_rel(p), m) for p in paths for m, _ in _imports(p)
            if any(m == f or m.startswith(f + ".") for f in forbidden)]
+    assert not bad, f"imports that point up: {bad}"
+
+
+def test_explain_library_stays_below_training():
+    """ember.explain (attributions, pictures) uses the public API of nn, data, optim; only its
+    command module, ``ember explain`` (a command, in the cli's room), reads training runs."""
+    paths = [p for p in sorted((ROOT / "explain").rglob("*.py")) if p.name != "command.py"]
+    bad = [(_rel(p), m) for p in paths for m, _ in _imports(p)
+           if m.startswith(("ember.train", "ember.cli"))]
     assert not bad, f"imports that point up: {bad}"
 
 

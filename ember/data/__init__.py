@@ -14,6 +14,7 @@ from ember.data.dataset import (
                                 random_split,
 )
 from ember.data.datasets import get_dataset, list_datasets
+from ember.data.distributed import DistributedSampler
 from ember.data.sampler import (
                                 BatchSampler,
                                 RandomSampler,
@@ -24,5 +25,5 @@ from ember.data.sampler import (
 
 __all__ = ["Dataset", "ArrayDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "BatchSampler", "DataLoader", "default_collate",
+           "SubsetRandomSampler", "BatchSampler", "DistributedSampler", "DataLoader", "default_collate",
            "default_convert", "datasets", "transforms", "get_dataset", "list_datasets"]

@@ -14,6 +14,7 @@ import stat
 import numpy as np
 
 import ember
+from ember.train import distributed as data_parallel
 from ember.train import plots
 
 
@@ -120,8 +121,9 @@ def make_loaders(train_set, test_set, cfg) -> Loaders:
         augment = transforms.Compose([transforms.RandomCrop((h, w), padding=2,
                                                             fill=-mean / std),
                                       transforms.RandomHorizontalFlip()])
-    train = DataLoader(ArrayDataset(x_train[train_idx], y_train[train_idx], augment),
-                       batch_size=cfg.batch_size, shuffle=True)
+    train_data = ArrayDataset(x_train[train_idx], y_train[train_idx], augment)
+    train = DataLoader(train_data, batch_size=cfg.batch_size,  # a shard under mpirun
+                       **data_parallel.loader_order(train_data, cfg.seed))
     val = DataLoader(TensorDataset(x_train[val_idx], y_train[val_idx]),
                      batch_size=256) if n_val else None
     test = DataLoader(TensorDataset(x_test, y_test), batch_size=256)
@@ -135,8 +137,10 @@ PLOT_FILES = ("curves.png", "lr.png", "confusion.png", "misclassified.png")
 
 def finish_run(trainer, loaders, run_dir, make_plots=True):
     """Evaluate on the test set, write results.json and (if ``make_plots``) the plots;
-    returns the result."""
+    returns the result. Under ``mpirun`` only rank 0 writes."""
     result = trainer.evaluate(loaders.test, num_classes=loaders.num_classes, keep_examples=25)
+    if not data_parallel.is_main_process():
+        return result
     summary = {k: result[k] for k in ("loss", "accuracy", "correct", "total")}
     summary.update(checkpoint="last.ckpt", mean=loaders.mean, std=loaders.std,
                    scale=loaders.scale, class_names=loaders.class_names,

@@ -12,6 +12,7 @@ import numpy as np
 
 import ember
 from ember import backend
+from ember.train import distributed as data_parallel
 from ember.train.metrics import RunningAverage, confusion_matrix
 
 
@@ -53,6 +54,10 @@ class Trainer:
             is stepped with the validation loss.
         callbacks: ``ember.train.callbacks`` objects (checkpoints, early stopping, logs).
         grad_clip: clip the gradient norm to this value before each step.
+
+    In a process group of several ranks (``mpirun``, see ``ember.train.distributed``) the
+    model trains inside ``DistributedDataParallel``; rank 0 alone shows progress and runs
+    the callbacks, and every rank follows its decision to stop.
     """
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, *, callbacks=(),
@@ -60,8 +65,10 @@ class Trainer:
                  config=None):
         self.model, self.loss_fn, self.optimizer, self.scheduler = (model, loss_fn, optimizer,
                                                                     scheduler)
-        self.callbacks = list(callbacks)
+        self.callbacks = list(callbacks) if data_parallel.is_main_process() else []
+        self.ddp = data_parallel.wrap(model)  # the model itself outside a process group
         self.device = backend.Device(device)
+        progress = progress and data_parallel.is_main_process()
         self.progress, self.scheduler_interval, self.grad_clip = (progress, scheduler_interval,
                                                                   grad_clip)
         self.config = dict(config or {})
@@ -82,6 +89,7 @@ class Trainer:
             logs = {"epoch": self.epoch + 1}
             logs.update(self.train_epoch(train_loader, epochs))
             if val_loader is not None:
+                data_parallel.sync_buffers(self.ddp)
                 val = self.evaluate(val_loader)
                 logs.update({"val_loss": val["loss"], "val_accuracy": val["accuracy"]})
             logs["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -91,19 +99,22 @@ class Trainer:
             self.history.append(logs)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, logs)
+            self.should_stop, self.stop_reason = data_parallel.rank0_decides(
+                self.should_stop, self.stop_reason)
         for cb in self.callbacks:
             cb.on_fit_end(self)
         return self.history
 
     def train_epoch(self, loader, epochs=None):
         self.model.train()
+        data_parallel.set_epoch(loader, self.epoch)
         loss_avg, acc_avg = RunningAverage(), RunningAverage()
         desc = f"epoch {self.epoch + 1}" + (f"/{epochs}" if epochs else "")
         bar = _progress(loader, len(loader), desc, self.progress)
         seen, start = 0, time.perf_counter()
         for step, batch in enumerate(bar, 1):
             *xs, y = _batch_to(batch, self.device)
-            out = self.model(*xs)
+            out = self.ddp(*xs)
             loss = self.loss_fn(out, y)
             value = loss.item()
             if not math.isfinite(value):
@@ -131,7 +142,8 @@ class Trainer:
                                 refresh=False)
             for cb in self.callbacks:
                 cb.on_batch_end(self, {"loss": value, "lr": self.lrs[-1]})
-        return {"train_loss": loss_avg.value, "train_accuracy": acc_avg.value}
+        train_loss, train_accuracy = data_parallel.average(loss_avg.value, acc_avg.value)
+        return {"train_loss": train_loss, "train_accuracy": train_accuracy}
 
     @staticmethod
     def _accuracy(logits, y):

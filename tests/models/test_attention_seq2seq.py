@@ -133,7 +133,7 @@ def torch_transformer_seq2seq(torch, d_model=8, nhead=2, layers=1):
             pe = torch.zeros(ids.shape[1], d_model, dtype=torch.float64)
             pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
             # ember's table is built in the default float32, then converted with the model
-            return self.embed(ids) * d_model ** 0.5 + pe.float().double()
+            return self.embed(ids) + pe.float().double()
 
         def forward(self, xs, dec):
             mask = nn.Transformer.generate_square_subsequent_mask(dec.shape[1],

@@ -13,6 +13,7 @@ from ember.nn.modules.conv import *
 from ember.nn.modules.pooling import *
 from ember.nn.modules.upsampling import *
 from ember.nn.modules.normalization import *
+from ember.nn.modules.sync_batchnorm import *
 from ember.nn.modules.instancenorm import *
 from ember.nn.modules.lazy import *
 from ember.nn.modules.distance import *
