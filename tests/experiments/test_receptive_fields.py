@@ -1,0 +1,26 @@
+"""The receptive-field experiment: measured fields equal ember.summary's, and grow as the
+lessons compute."""
+import os
+
+import pytest
+
+from ember.experiments import run_experiment
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    return run_experiment("receptive-field", tmp_path_factory.mktemp("rf"), quick=True)
+
+
+def test_fields_grow_as_computed(result):
+    s = result.summary
+    assert [s["size"][n][0] for n in s["layers"]] == [3, 5, 6, 10, 14, 16, 24]
+    for name in s["layers"]:
+        assert s["size"][name] == s["analytic"][name]
+        h, w = s["size"][name]
+        assert 0 < s["effective"][name] <= h * w
+
+
+def test_files(result):
+    assert [os.path.basename(p) for p in result.figures + result.csvs] == \
+        ["fields.png", "fields.csv"]
