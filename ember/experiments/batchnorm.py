@@ -29,7 +29,7 @@ import numpy as np
 import ember
 from ember.experiments import common
 
-__all__ = ["PRESETS", "lenet", "run", "train_lenet"]
+__all__ = ["PRESETS", "initial_state", "lenet", "run", "train_lenet"]
 
 PRESETS = {
     "quick": {"scales": 5, "n_train": 1000, "epochs": 10, "lr": 0.01,
@@ -66,12 +66,23 @@ def lenet(m, batch_norm):
     return model
 
 
-def train_lenet(m, batch_norm, data, epochs, seed=0):
+def initial_state(batch_norm, seed=0):
+    """ember's initial :func:`lenet` weights for ``seed`` as NumPy arrays (by state_dict
+    key): what the PyTorch twin starts from, so that only the framework differs."""
+    ember.manual_seed(seed)
+    return {k: v.numpy().copy() for k, v in lenet(ember, batch_norm).state_dict().items()}
+
+
+def train_lenet(m, batch_norm, data, epochs, seed=0, initial=None):
     """Train :func:`lenet` with d2l.ai's recipe on ``data = (x, y, x_test, y_test)`` (float32
-    arrays in [0, 1], images (N, 1, 28, 28)); returns ``common.train_classifier``'s
-    history (``train_loss`` / ``running_acc``: d2l's per-epoch training figures)."""
+    arrays in [0, 1], images (N, 1, 28, 28)), starting from ``initial`` (a state dict of
+    NumPy arrays, e.g. :func:`initial_state`) if given; returns
+    ``common.train_classifier``'s history (``train_loss`` / ``running_acc``: d2l's
+    per-epoch training figures)."""
     m.manual_seed(seed)
     model = lenet(m, batch_norm)
+    if initial is not None:
+        model.load_state_dict({k: m.from_numpy(v.copy()) for k, v in initial.items()})
     opt = m.optim.SGD(model.parameters(), lr=LENET_LR[batch_norm])
     x, y, xt, yt = data
     return common.train_classifier(m, model, opt, x, y, epochs, LENET_BATCH, seed=seed,

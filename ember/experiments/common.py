@@ -228,7 +228,7 @@ def train_classifier(m, model, optimizer, x, y, epochs, batch_size, seed=0, sche
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             total += losses[-1] * len(idx)
             correct += int((out.detach().argmax(1).numpy() == y[idx]).sum())
         hist["step_loss"] += losses

@@ -48,3 +48,16 @@ def test_lenet_xavier_uniform_bounds():
     model = B.lenet(ember, False)
     w = model[0].weight.detach().numpy()  # fan_in 25, fan_out 150
     assert np.abs(w).max() <= np.sqrt(6 / (25 + 150)) + 1e-7
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_twin_loop_follows_ember_from_the_same_start(batch_norm):
+    # benchmarks/bn_experiment_torch.py: the same loop, data order and initial weights in
+    # torch give the same losses (float32)
+    torch = import_torch()
+    data = B.common.image_arrays(512, 64, flat=False)
+    initial = B.initial_state(batch_norm, seed=0)
+    ours = B.train_lenet(ember, batch_norm, data, 1, seed=0, initial=initial)
+    theirs = B.train_lenet(torch, batch_norm, data, 1, seed=0, initial=initial)
+    np.testing.assert_allclose(ours["step_loss"], theirs["step_loss"], rtol=1e-4)
+    assert ours["test_acc"] == theirs["test_acc"]
