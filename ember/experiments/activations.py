@@ -6,7 +6,9 @@ layer's weights, from the first layer to the last. Sigmoid's derivative is at mo
 the gradient shrinks by roughly that factor per layer going back (vanishing gradients),
 even with the init made for it (Glorot normal, std sqrt(2 / (fan_in + fan_out))); tanh
 (same init) shrinks much less; ReLU, ELU, Leaky ReLU (He init, std sqrt(2 / fan_in)) and
-Maxout (``nn.Maxout`` with 2 pieces per unit, He init) keep it of one order.
+Maxout (``nn.Maxout`` with 2 pieces per unit; std sqrt(1 / fan_in), the init that keeps its
+variance: the larger of two zero-mean Gaussians has the same mean square as either) keep it
+of one order.
 
 Writes ``gradients.png`` (log scale, per layer) and ``gradients.csv``.
 """
@@ -21,7 +23,7 @@ __all__ = ["ACTIVATIONS", "PRESETS", "layer_gradients", "run"]
 
 # activation -> the init it is used with
 ACTIVATIONS = {"sigmoid": "glorot", "tanh": "glorot", "relu": "he", "elu": "he",
-               "leaky_relu": "he", "maxout": "he"}
+               "leaky_relu": "he", "maxout": "xavier"}
 
 PRESETS = {
     "quick": {"depth": 10, "units": 100, "batch_size": 200, "seed": 0},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import itertools
 import os
 from pathlib import Path
@@ -76,9 +77,20 @@ def pyplot():
 
 
 def save_figure(fig, out_dir, name, dpi=72):
-    """Save ``fig`` as ``out_dir/name`` (PNG, small) and close it; returns the path."""
+    """Save ``fig`` as ``out_dir/name`` and close it; returns the path. The PNG is written
+    with a 256-colour palette (a third of the size of full colour, no visible change)."""
     path = os.path.join(out_dir, name)
-    fig.savefig(path, dpi=dpi)
+    fig.canvas.draw()
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        fig.savefig(path, dpi=dpi)
+    else:
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=dpi, format="png")
+        buf.seek(0)
+        with Image.open(buf) as im:
+            im.convert("RGB").quantize(256).save(path, optimize=True)
     pyplot().close(fig)
     return path
 

@@ -31,6 +31,10 @@ def test_d2l_gradient_descent_closed_form():
     pts = O.trajectory(ember, lambda m, p: p[0] ** 2 + 2 * p[1] ** 2, (-5.0, -2.0), "SGD", 20,
                        lr=0.1)
     np.testing.assert_allclose(pts[-1], [-5 * 0.8 ** 20, -2 * 0.6 ** 20], rtol=1e-12)
+    torch = import_torch()
+    theirs = O.trajectory(torch, lambda m, p: p[0] ** 2 + 2 * p[1] ** 2, (-5.0, -2.0), "SGD",
+                          20, lr=0.1)
+    np.testing.assert_allclose(pts, theirs, rtol=0, atol=1e-6)
 
 
 def test_steps_to_reach_and_zigzag():
