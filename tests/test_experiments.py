@@ -24,3 +24,18 @@ def test_result_record(tmp_path):
     r = run_experiment("gradient-ledger", tmp_path / "a" / "b", quick=True, target=0)
     assert r.name == "gradient-ledger" and r.settings["target"] == 0
     assert r.settings["preset"] == "quick" and (tmp_path / "a" / "b" / "graph.png").exists()
+
+
+def test_gallery_figures_exist_and_are_small():
+    import re
+    from pathlib import Path
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "experiments.md").read_text()
+    figures = re.findall(r"\]\((figures/experiments/[^)]+\.png)\)", text)
+    assert len(figures) >= 12
+    for rel in figures:
+        path = docs / rel
+        assert path.is_file(), rel
+        assert path.stat().st_size < 100_000, rel
+    for name in EXPERIMENTS:
+        assert f"`ember experiment {name}" in text

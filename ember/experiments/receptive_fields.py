@@ -2,7 +2,8 @@
 
 A VGG-style stack (``ember.models.vgg.make_layers``: 3x3 convolutions with padding 1 and
 ReLU, 2x2 max pools; the channel plan is ``widths``, "M" a pool) on one Fashion-MNIST
-image. For the centre unit of each layer's output, ``ember.explain.receptive_field``
+image. For the centre unit of each layer's output (or, with ``pixel=(row, col)``, the unit
+whose field is centred nearest that input pixel), ``ember.explain.receptive_field``
 measures the field by backpropagation twice: the full theoretical field (drawn as a
 rectangle; it grows by 2 per 3x3 convolution and doubles its growth after every pool:
 3, 5, 6, 10, 14, 16, 24 ...) and, on the untrained network and this very image, the pixels
@@ -24,16 +25,27 @@ from ember.models.vgg import make_layers
 __all__ = ["PRESETS", "run"]
 
 PRESETS = {
-    "quick": {"widths": (8, 8, "M", 16, 16, "M", 32), "image_index": 0, "seed": 0},
-    "default": {"widths": (16, 16, "M", 32, 32, "M", 64, 64), "image_index": 0, "seed": 0},
+    "quick": {"widths": (8, 8, "M", 16, 16, "M", 32), "image_index": 0, "pixel": None,
+              "seed": 0},
+    "default": {"widths": (16, 16, "M", 32, 32, "M", 64, 64), "image_index": 0, "pixel": None,
+                "seed": 0},
 }
 
 
-def run(out_dir, widths, image_index, seed, preset=None):
-    """Summary: ``layers`` (the measured layers' names in the stack), ``size`` ({layer:
-    (h, w) of the theoretical field}), ``analytic`` ({layer: ember.summary's (h, w),
-    clipped to the image}), ``effective`` ({layer: pixels with a non-zero gradient on the
-    image})."""
+def unit_over(row, pixel, out_hw):
+    """The output unit ``(i, j)`` of a layer (``row``: its ``ember.summary`` line) whose
+    field is centred nearest the input ``pixel``, within the layer's ``out_hw``."""
+    return tuple(int(min(max(round((p - s - (r - 1) / 2) / j), 0), n - 1))
+                 for p, s, r, j, n in zip(pixel, row.start, row.rf, row.jump, out_hw))
+
+
+def run(out_dir, widths, image_index, pixel, seed, preset=None):
+    """Measure, for each layer, the field of its centre unit (``pixel=None``) or of the unit
+    centred nearest the input ``pixel = (row, col)``. Summary: ``layers`` (the measured
+    layers' names in the stack), ``position`` ({layer: (i, j) of the unit}), ``size``
+    ({layer: (h, w) of the theoretical field}), ``box`` ({layer: (rows, cols)}),
+    ``analytic`` ({layer: ember.summary's (h, w), clipped to the image}), ``effective``
+    ({layer: pixels with a non-zero gradient on the image})."""
     plt = common.pyplot()
     ember.manual_seed(seed)
     model = make_layers(list(widths), in_channels=1).eval()
@@ -47,15 +59,19 @@ def run(out_dir, widths, image_index, seed, preset=None):
     cols = min(4, len(names))
     rows_n = -(-len(names) // cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(2.6 * cols, 2.7 * rows_n), squeeze=False)
-    summary = {"layers": names, "size": {}, "analytic": {}, "effective": {}}
+    summary = {"layers": names, "position": {}, "size": {}, "box": {}, "analytic": {},
+               "effective": {}}
     rows = []
     for ax, name in zip(axes.flat, names):
-        theory = receptive_field(model, size, name)
-        real = receptive_field(model, size, name, theoretical=False,
-                               input=ember.from_numpy(image))
         row = [r for r in info.layers if r.name == name][-1]
+        unit = None if pixel is None else unit_over(row, pixel, row.output_shape[-2:])
+        theory = receptive_field(model, size, name, position=unit)
+        real = receptive_field(model, size, name, position=unit, theoretical=False,
+                               input=ember.from_numpy(image))
         (r0, r1), (c0, c1) = row.box(*theory.position, input_hw=size[1:])
         summary["size"][name] = theory.size
+        summary["position"][name] = theory.position
+        summary["box"][name] = (theory.rows, theory.cols)
         summary["analytic"][name] = (r1 - r0 + 1, c1 - c0 + 1)
         summary["effective"][name] = int((real.grad > 0).sum())
         rows.append([name, type(model[int(name)]).__name__, *theory.position,
@@ -72,7 +88,8 @@ def run(out_dir, widths, image_index, seed, preset=None):
         ax.axis("off")
     for ax in axes.flat[len(names):]:
         ax.axis("off")
-    fig.suptitle("centre unit per layer: theoretical field (box), effective field on this "
+    which = "centre unit" if pixel is None else f"the unit over pixel {tuple(pixel)}"
+    fig.suptitle(f"{which} per layer: theoretical field (box), effective field on this "
                  "image (heat)", fontsize=9)
     fig.tight_layout()
     figures = [common.save_figure(fig, out_dir, "fields.png")]
