@@ -32,3 +32,17 @@ def test_command_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["experiment", "no-such-thing"])
     assert e.value.code == 2
+
+
+def test_all_and_full(tmp_path, capsys, monkeypatch):
+    from ember.experiments import EXPERIMENTS, command
+    two = {k: EXPERIMENTS[k] for k in ("gradient-ledger", "receptive-field")}
+    monkeypatch.setattr(command, "EXPERIMENTS", two)
+    # --full where an experiment has no full preset runs its default one
+    assert cli.main(["experiment", "all", "--full", "--out", str(tmp_path),
+                     "--set", "seed=1"]) == 0
+    out = capsys.readouterr().out
+    assert "== gradient-ledger (default settings) ==" in out
+    assert "== receptive-field (default settings) ==" in out
+    assert sorted(os.listdir(tmp_path)) == ["gradient-ledger", "receptive-field"]
+    assert (tmp_path / "receptive-field" / "fields.png").exists()
