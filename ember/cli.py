@@ -383,7 +383,7 @@ def _at_least(low):
 
 
 # Commands living beside their task's code: add_command(sub, epilog) adds each subparser.
-COMMAND_MODULES = ("ember.explain.command", "ember.onnx.command")
+COMMAND_MODULES = ("ember.explain.command", "ember.onnx.command", "ember.experiments.command")
 EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one line on "
           "stderr), 2 a usage error. Set EMBER_DEBUG=1 to see the full traceback of an error.")
 
