@@ -2,9 +2,10 @@
 in each of the output bins of a region, as torchvision's ``roi_align`` computes it.
 
 One Function, vectorised over regions: the bilinear weights are separable, so each region's
-output is ``Wy^T (samples) Wx`` with the samples gathered at the sample rows and columns (the
-gather of its two neighbours on each axis), and the backward scatters the gradient back with
-one ``index_add``. Regions are grouped by their sampling grid (adaptive grids differ).
+output is ``Ay @ x[b] @ Ax^T`` with its (PH, H) and (PW, W) interpolation matrices, built by
+``index_add`` of each sample's weights on its two neighbours per axis (regions grouped by
+their adaptive sampling grid); the products run as one GEMM per image and one batched
+product, and the backward is the same products transposed.
 """
 from __future__ import annotations
 
@@ -61,10 +62,12 @@ def check_input(input, rois, who):
                              f" for input {tuple(input.shape)}")
 
 
-def _axis(start, bin_size, grid, pooled, size, xp):
-    """Sample positions along one axis for K regions with the same grid: (indices (K, S),
-    weights (K, S, pooled)) with S = pooled * grid * 2 (the low and the high neighbour)."""
+def _interpolation(start, bin_size, grid, pooled, size, xp):
+    """The (K, pooled, size) matrices of K regions with the same sampling grid along one axis:
+    row p holds the bilinear weights of bin p's ``grid`` samples on the pixels (each sample's
+    low and high neighbour), divided by ``grid``; samples outside [-1, size] weigh 0."""
     dtype = start.dtype
+    k = len(start)
     p = xp.arange(pooled, dtype=dtype)[None, :, None]
     g = (xp.arange(grid, dtype=dtype) + 0.5)[None, None, :]
     pos = start[:, None, None] + p * bin_size[:, None, None] + g * bin_size[:, None, None] / grid
@@ -74,18 +77,26 @@ def _axis(start, bin_size, grid, pooled, size, xp):
     top = low >= size - 1
     low = xp.where(top, size - 1, low)
     high = xp.where(top, size - 1, low + 1)
-    pos = xp.where(top, low.astype(dtype), pos)
-    frac = pos - low
-    w = xp.stack([1 - frac, frac], -1) * valid[..., None]      # (K, pooled, grid, 2)
-    idx = xp.stack([low, high], -1)
-    eye = xp.eye(pooled, dtype=dtype)[None, :, None, None, :]
-    weights = (w[..., None] * eye).reshape(len(start), -1, pooled)
-    return idx.reshape(len(start), -1), weights
+    frac = xp.where(top, 0, pos - low).astype(dtype)
+    weight = valid.astype(dtype) / dtype.type(grid)
+    a = xp.zeros((k, pooled, size), dtype=dtype)
+    kk, pp = xp.arange(k)[:, None, None], xp.arange(pooled)[None, :, None]
+    index_add(a, (kk, pp, low), (1 - frac) * weight)
+    index_add(a, (kk, pp, high), frac * weight)
+    return a
 
 
 class RoIAlignFunction(Function):
     """roi_align on raw arrays: ``forward(input, *, rois, ...)``; the gradient flows to the
-    input only (regions are constants, as in torchvision)."""
+    input only (regions are constants, as in torchvision).
+
+    The bilinear sampling is separable: each region's output (per channel) is
+    ``Ay @ x[b] @ Ax^T`` with Ay (PH, H) and Ax (PW, W) its interpolation matrices (built with
+    ``index_add``; the sample count divides both). All regions of one image share one GEMM
+    with the image (``Ay`` stacked), then one batched product with their ``Ax``; the backward
+    is the transposed products, summed per image: no per-region loop, no scatter of the
+    feature-sized gradient.
+    """
 
     def forward(self, x, *, rois, output_size, spatial_scale, sampling_ratio, aligned):
         xp = self.xp
@@ -95,40 +106,48 @@ class RoIAlignFunction(Function):
         offset = dtype.type(0.5 if aligned else 0.0)
         scale = dtype.type(spatial_scale)
         r = rois.astype(dtype)
+        k = len(r)
         start_w, start_h = r[:, 1] * scale - offset, r[:, 2] * scale - offset
         roi_w, roi_h = r[:, 3] * scale - offset - start_w, r[:, 4] * scale - offset - start_h
         if not aligned:
             roi_w, roi_h = xp.maximum(roi_w, 1), xp.maximum(roi_h, 1)
         bin_h, bin_w = roi_h / dtype.type(ph), roi_w / dtype.type(pw)
         if sampling_ratio > 0:
-            grid_h = grid_w = np.full(len(r), sampling_ratio, dtype=np.int64)
+            grid_h = grid_w = np.full(k, sampling_ratio, dtype=np.int64)
         else:  # (on the host: the grids group the regions)
             grid_h = np.ceil(to_numpy(roi_h / dtype.type(ph))).astype(np.int64)
             grid_w = np.ceil(to_numpy(roi_w / dtype.type(pw))).astype(np.int64)
-        batch = r[:, 0].astype(np.int64)
-        xt = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))      # (N, H, W, C)
-        out = xp.zeros((len(r), c, ph, pw), dtype=dtype)
-        self.groups = []
+        ay = xp.zeros((k, ph, h), dtype=dtype)
+        ax = xp.zeros((k, pw, w), dtype=dtype)
         for gh, gw in sorted(set(zip(grid_h.tolist(), grid_w.tolist()))):
             if gh <= 0 or gw <= 0:
                 continue  # an empty sampling grid: the output stays 0
             ks = xp.asarray(np.flatnonzero((grid_h == gh) & (grid_w == gw)))
-            ys, wy = _axis(start_h[ks], bin_h[ks], gh, ph, h, xp)
-            xs, wx = _axis(start_w[ks], bin_w[ks], gw, pw, w, xp)
-            wy = wy / dtype.type(gh * gw)
-            key = (batch[ks][:, None, None], ys[:, :, None], xs[:, None, :])
-            samples = xt[key]                                    # (k, Sy, Sx, C)
-            out[ks] = xp.einsum("kyxc,kyp,kxq->kcpq", samples, wy, wx, optimize=True)
-            self.groups.append((ks, key, wy, wx))
-        self.shape = xt.shape
+            ay[ks] = _interpolation(start_h[ks], bin_h[ks], gh, ph, h, xp)
+            ax[ks] = _interpolation(start_w[ks], bin_w[ks], gw, pw, w, xp)
+        batch = to_numpy(r[:, 0]).astype(np.int64)
+        out = xp.zeros((k, c, ph, pw), dtype=dtype)
+        self.images = []
+        for b in np.unique(batch).tolist():
+            ks = xp.asarray(np.flatnonzero(batch == b))
+            rows = ay[ks].reshape(-1, h) @ x[b].transpose(1, 0, 2).reshape(h, c * w)
+            rows = rows.reshape(len(ks), ph * c, w)                  # (k_b, PH * C, W)
+            y = xp.matmul(rows, ax[ks].transpose(0, 2, 1))           # (k_b, PH * C, PW)
+            out[ks] = y.reshape(len(ks), ph, c, pw).transpose(0, 2, 1, 3)
+            self.images.append((b, ks))
+        self.ay, self.ax, self.shape = ay, ax, x.shape
         return out
 
     def backward(self, gy):
         xp = self.xp
-        gxt = xp.zeros(self.shape, dtype=gy.dtype)
-        for ks, key, wy, wx in self.groups:
-            index_add(gxt, key, xp.einsum("kcpq,kyp,kxq->kyxc", gy[ks], wy, wx, optimize=True))
-        return gxt.transpose(0, 3, 1, 2)
+        _, c, h, w = self.shape
+        ph, pw = gy.shape[2:]
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        for b, ks in self.images:
+            g = gy[ks].transpose(0, 2, 1, 3).reshape(len(ks), ph * c, pw)
+            g = xp.matmul(g, self.ax[ks]).reshape(-1, c * w)         # (k_b * PH, C * W)
+            gx[b] = (self.ay[ks].reshape(-1, h).T @ g).reshape(h, c, w).transpose(1, 0, 2)
+        return gx
 
 
 def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
