@@ -221,9 +221,11 @@ class FashionScenes(Dataset):
                   "image_id": index, "caption": self.caption(index)}
         return image, target
 
-    def get_batch(self, indices):
+    def segmentation_batch(self, indices):
         """Images (B, 1, size, size) float32 and semantic masks (B, size, size) int64 as
-        Tensors: the batch for semantic segmentation."""
+        Tensors: the batch for semantic segmentation. (Not named ``get_batch``: a DataLoader
+        batches the items, ``(image, target dict)``, with a ``collate_fn`` as for torchvision
+        detection data.)"""
         from ember.ops.creation import tensor
         idx = np.asarray(indices, dtype=np.int64)
         images = tensor(self.images[idx][:, None].astype(np.float32) / 255)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.data import DataLoader
 from ember.data.datasets import FashionMNISTSubset, FashionScenes, get_dataset
 from ember.data.datasets.scenes import caption_for, mask_to_rle, scene_overlap
 
@@ -79,9 +80,12 @@ def test_items_target_and_masks(subset_train):
         assert mask.sum() >= 20 and (target["semantic"].numpy()[mask] == label).all()
         assert box.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
     assert target["caption"] == subset_train.caption(3)
-    x, y = subset_train.get_batch([0, 3])
+    x, y = subset_train.segmentation_batch([0, 3])
     assert tuple(x.shape) == (2, 1, 64, 64) and tuple(y.shape) == (2, 64, 64)
     assert y.dtype == ember.int64
+    loader = DataLoader(subset_train, batch_size=4, collate_fn=lambda b: tuple(zip(*b)))
+    images, targets = next(iter(loader))
+    assert len(images) == 4 and targets[3]["caption"] == subset_train.caption(3)
     with pytest.raises(IndexError, match="index 60 out of range for 60 scenes"):
         subset_train[60]
 
