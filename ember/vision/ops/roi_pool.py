@@ -2,9 +2,10 @@
 the feature grid, as torchvision's ``roi_pool`` computes it (coordinates rounded half away from
 zero; bin edges ``floor(i * bin)`` / ``ceil((i + 1) * bin)``; empty bins give 0).
 
-One Function, vectorised: every bin's window is gathered at once (padded to the largest
-window, padding at -inf), the max and its first position taken per channel; the backward
-routes each gradient to that position with one ``index_add``.
+One Function, vectorised and separable: the max of each of the region's rows over every
+column window first, then the max of those over every row window (windows padded to the
+largest, padding at -inf), keeping the first position per channel (row-major, as the
+kernel's scan); the backward routes each gradient to that position with one ``index_add``.
 """
 from __future__ import annotations
 
@@ -49,26 +50,38 @@ class RoIPoolFunction(Function):
         ws, we = _windows(x1, roi_w, pw, w, xp)
         mh = max(int((he - hs).max()) if k else 0, 1)
         mw = max(int((we - ws).max()) if k else 0, 1)
-        rows = hs[..., None] + xp.arange(mh)                      # (K, PH, mh)
-        cols = ws[..., None] + xp.arange(mw)                      # (K, PW, mw)
-        ok = (rows < he[..., None])[:, :, :, None, None] & (cols < we[..., None])[:, None, None]
-        rows, cols = xp.minimum(rows, h - 1), xp.minimum(cols, w - 1)
+        top = hs[:, 0] if k else xp.zeros(0, dtype=np.int64)
+        span = max(int((he[:, -1] - top).max()) if k else 0, 1)  # rows the region covers
         batch = r[:, 0].astype(np.int64)
         xt = x.transpose(0, 2, 3, 1)                               # (N, H, W, C)
-        win = xt[batch[:, None, None, None, None], rows[:, :, :, None, None],
-                 cols[:, None, None, :, :]]                        # (K, PH, mh, PW, mw, C)
-        win = xp.where(ok[..., None], win, -xp.inf)
-        win = win.transpose(0, 1, 3, 2, 4, 5).reshape(k, ph, pw, mh * mw, c)
-        arg = win.argmax(3)                                        # first max, rows first
-        out = xp.take_along_axis(win, arg[:, :, :, None], 3)[:, :, :, 0]
-        empty = ~ok.any((2, 4))                                    # (K, PH, PW)
+        # 1. the max of every row of the region over each column window, and where it is
+        rows = xp.minimum(top[:, None] + xp.arange(span), h - 1)  # (K, span)
+        cols = ws[..., None] + xp.arange(mw)                      # (K, PW, mw)
+        col_ok = cols < we[..., None]
+        cols = xp.minimum(cols, w - 1)
+        v = xt[batch[:, None, None, None], rows[:, :, None, None], cols[:, None]]
+        v = xp.where(col_ok[:, None, :, :, None], v, -xp.inf)     # (K, span, PW, mw, C)
+        col_arg = v.argmax(3)                                      # first max in the row
+        row_max = xp.take_along_axis(v, col_arg[:, :, :, None], 3)[:, :, :, 0]
+        # 2. the max over each row window of those, and where: the first maximum in
+        # row-major order, as torchvision's scan finds it
+        local = (hs - top[:, None])[..., None] + xp.arange(mh)    # (K, PH, mh)
+        row_ok = local + top[:, None, None] < he[..., None]
+        local = xp.minimum(local, span - 1)
+        kk = xp.arange(k)[:, None, None]
+        win = row_max[kk, local]                                   # (K, PH, mh, PW, C)
+        win = xp.where(row_ok[..., None, None], win, -xp.inf)
+        row_arg = win.argmax(2)                                    # (K, PH, PW, C)
+        out = xp.take_along_axis(win, row_arg[:, :, None], 2)[:, :, 0]
+        empty = ~(row_ok.any(2)[:, :, None] & col_ok.any(2)[:, None, :])  # (K, PH, PW)
         out = xp.where(empty[..., None], 0, out).astype(x.dtype)
         if self.needs_input_grad[0]:
-            kk = xp.arange(k)[:, None, None, None]
-            pp = xp.arange(ph)[None, :, None, None]
-            qq = xp.arange(pw)[None, None, :, None]
-            self.key = (batch[:, None, None, None] + 0 * arg, rows[kk, pp, arg // mw],
-                        cols[kk, qq, arg % mw], xp.arange(c) + 0 * arg)
+            k4 = xp.arange(k)[:, None, None, None]
+            r_local = local[k4, xp.arange(ph)[None, :, None, None], row_arg]  # (K, PH, PW, C)
+            q4 = xp.arange(pw)[None, None, :, None]
+            c_arg = col_arg[k4, r_local, q4, xp.arange(c)]
+            self.key = (batch[:, None, None, None] + 0 * row_arg, rows[k4, r_local],
+                        cols[k4, q4, c_arg], xp.arange(c) + 0 * row_arg)
             self.keep, self.shape = ~empty[..., None], xt.shape
         return out.transpose(0, 3, 1, 2)
 
