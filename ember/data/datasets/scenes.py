@@ -137,9 +137,9 @@ class FashionScenes(Dataset):
         lo, hi = (1, 1) if single else tuple(int(v) for v in num_objects)
         if size < ITEM:
             raise ValueError(f"FashionScenes: size must be at least {ITEM}, got {size}")
-        if not 1 <= lo <= hi:
-            raise ValueError(f"FashionScenes: num_objects must be (lo, hi) with 1 <= lo <= hi, "
-                             f"got {num_objects}")
+        if not 1 <= lo <= hi <= 127:
+            raise ValueError(f"FashionScenes: num_objects must be (lo, hi) with 1 <= lo <= hi "
+                             f"<= 127, got {num_objects}")
         if max_tries < 0 or not 0 <= threshold < 1 or min_area < 1:
             raise ValueError(f"FashionScenes: max_tries >= 0, 0 <= threshold < 1 and "
                              f"min_area >= 1 expected, got {max_tries}, {threshold}, {min_area}")
