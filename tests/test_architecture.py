@@ -107,7 +107,9 @@ LAYERS = [("ops", ("ember.nn", "ember.kernels.conv_cpu", "ember.models", "ember.
           ("autograd", ("ember.nn", "ember.kernels")), ("backend.py", ("ember",)),
           # below nn (nn.parallel and SyncBatchNorm use it), above the core
           ("distributed", ("ember.nn", "ember.models", "ember.optim", "ember.data",
-                           "ember.train", "ember.kernels"))]
+                           "ember.train", "ember.kernels")),
+          # vision sits beside nn (Tensor ops, Functions, nn.functional); the models use it
+          ("vision", ("ember.models", "ember.optim", "ember.train", "ember.data", "ember.cli"))]
 
 
 @pytest.mark.parametrize("folder, forbidden", LAYERS, ids=[f for f, _ in LAYERS])

@@ -1,4 +1,5 @@
-"""Data sets: MNIST, Fashion-MNIST (and the subset shipped with ember), CIFAR-10/100,
+"""Data sets: MNIST, Fashion-MNIST (and the subset shipped with ember; FashionScenes: its items
+on a larger canvas, for detection and segmentation), CIFAR-10/100,
 scikit-learn's digits, MNIST-1D; the sequence sets Addition and Dates (seq2seq, "Deep Learning
 from Scratch 2") and Shakespeare (characters; a 32 KB excerpt ships with ember); and a registry
 to get one by name.
@@ -17,10 +18,11 @@ from ember.data.datasets.digits import Digits
 from ember.data.datasets.fashion_subset import FashionMNISTSubset
 from ember.data.datasets.mnist import MNIST, FashionMNIST
 from ember.data.datasets.mnist1d import MNIST1D
+from ember.data.datasets.scenes import FashionScenes
 from ember.data.datasets.shakespeare import Shakespeare
 from ember.data.datasets.text_pairs import Addition, Dates
 
-__all__ = ["MNIST", "FashionMNIST", "FashionMNISTSubset", "CIFAR10", "CIFAR100", "Digits",
+__all__ = ["MNIST", "FashionMNIST", "FashionMNISTSubset", "FashionScenes", "CIFAR10", "CIFAR100", "Digits",
            "MNIST1D", "Addition", "Dates", "Shakespeare", "DatasetNotFoundError",
            "DatasetIntegrityError", "UnsafePickleError",
            "get_dataset", "list_datasets", "register_dataset"]
@@ -63,6 +65,7 @@ def get_dataset(name, train=True, root=None, **kwargs):
 register_dataset("fashion-mnist-subset", FashionMNISTSubset, takes_root=False)
 register_dataset("fashion-mnist", FashionMNIST)
 register_dataset("mnist", MNIST)
+register_dataset("fashion-scenes", FashionScenes)
 register_dataset("cifar10", CIFAR10)
 register_dataset("cifar100", CIFAR100)
 register_dataset("digits", Digits, takes_root=False)

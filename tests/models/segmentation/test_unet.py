@@ -1,0 +1,79 @@
+"""The U-Net against a PyTorch twin (forward and backward, float64, train and eval mode),
+its shapes, widths and errors."""
+import itertools
+
+import numpy as np
+import pytest
+
+import ember
+from ember import models
+from tests._parity import check_module, import_torch
+
+
+def torch_unet(torch, widths=(16, 32, 64), num_classes=11, in_channels=1):
+    nn = torch.nn
+
+    def double(a, b):
+        return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b),
+                             nn.ReLU(inplace=True), nn.Conv2d(b, b, 3, padding=1, bias=False),
+                             nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.ModuleList([double(a, b) for a, b in
+                                       zip((in_channels, *widths), widths)])
+            self.pool = nn.MaxPool2d(2)
+            rev = widths[::-1]
+            self.up = nn.ModuleList([nn.ConvTranspose2d(a, b, 2, stride=2)
+                                     for a, b in itertools.pairwise(rev)])
+            self.dec = nn.ModuleList([double(2 * c, c) for c in rev[1:]])
+            self.head = nn.Conv2d(widths[0], num_classes, 1)
+
+        def forward(self, x):
+            skips = []
+            for i, block in enumerate(self.down):
+                x = block(x if i == 0 else self.pool(x))
+                skips.append(x)
+            for up, dec, skip in zip(self.up, self.dec, skips[-2::-1]):
+                x = dec(torch.cat([up(x), skip], dim=1))
+            return self.head(x)
+    return UNet()
+
+
+@pytest.mark.parametrize("widths, train", [((16, 32, 64), True), ((4, 8), False),
+                                           ((3, 5, 6, 7), True)])
+def test_parity_with_torch_twin(widths, train):
+    torch = import_torch()
+    torch.manual_seed(0)
+    tm = torch_unet(torch, widths, num_classes=5, in_channels=2).double()
+    em = models.unet(num_classes=5, in_channels=2, widths=widths)
+    x = np.random.default_rng(0).standard_normal((2, 2, 16, 16))
+    if not train:
+        with torch.no_grad():  # eval mode with non-trivial running statistics
+            for m in tm.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2.0)
+        tm.eval()
+        em.eval()
+    check_module(em.double(), tm, [x])
+
+
+def test_reference_unet_and_registry():
+    m = models.get_model("unet")
+    assert m.widths == (16, 32, 64) and isinstance(m, models.UNet)
+    assert sum(p.numel() for p in m.parameters()) == 117_243
+    keys = list(m.state_dict())
+    assert keys[:3] == ["down.0.0.weight", "down.0.1.weight", "down.0.1.bias"]
+    assert "up.0.weight" in keys and keys[-1] == "head.bias"
+    with ember.no_grad():
+        assert tuple(m.eval()(ember.zeros(1, 1, 64, 64)).shape) == (1, 11, 64, 64)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"UNet: expected \(N, C, H, W\) input with H and W "
+                                         r"divisible by 4, got \(1, 1, 30, 32\)"):
+        models.unet()(ember.zeros(1, 1, 30, 32))
+    with pytest.raises(ValueError, match="UNet: widths needs at least 2"):
+        models.unet(widths=(8,))
