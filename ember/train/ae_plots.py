@@ -61,14 +61,17 @@ def plot_rows(rows, titles, path, suptitle=None):
 
 def pca_2d(codes):
     """(projections (N, 2), mean (d,), components (2, d), explained variance ratio (2,))
-    of codes (N, d) by the eigenvectors of their covariance."""
+    of codes (N, d) by the eigenvectors of their covariance (``numpy.linalg``)."""
     codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
     mean = codes.mean(0)
     centred = codes - mean
-    cov = centred.T @ centred / max(len(codes) - 1, 1)
-    values, vectors = np.linalg.eigh(cov)
+    if len(codes) < codes.shape[1]:  # fewer codes than dimensions: the thin SVD is cheaper
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        values, vectors = s ** 2 / max(len(codes) - 1, 1), vt.T
+    else:
+        values, vectors = np.linalg.eigh(centred.T @ centred / max(len(codes) - 1, 1))
     top = np.argsort(values)[::-1][:2]
-    comps = vectors[:, top].T
+    comps = vectors[:, top].T.copy()
     comps *= np.where(comps.sum(1, keepdims=True) < 0, -1.0, 1.0)  # a fixed sign
     ratio = values[top] / max(values.sum(), 1e-300)
     return centred @ comps.T, mean, comps, ratio

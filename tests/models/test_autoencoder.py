@@ -135,8 +135,8 @@ def test_wrong_shapes_name_the_model_and_both_shapes():
 
 
 @pytest.mark.parametrize("build, err", [
-    (lambda: models.ConvAutoencoder(input_size=30), "ConvAutoencoder: input_size 30 is not "
-                                                    "divisible by 4"),
+    (lambda: models.ConvAutoencoder(input_size=30),
+     "ConvAutoencoder: input_size 30 is not divisible by 4"),
     (lambda: models.ConvAutoencoder(channels=()), "ConvAutoencoder: channels"),
     (lambda: models.MLPAutoencoder(code_size=0), "MLPAutoencoder: code_size"),
     (lambda: models.MLPAutoencoder(loss="l1"), "MLPAutoencoder: loss must be one of"),
