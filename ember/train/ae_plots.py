@@ -138,7 +138,7 @@ def plot_anomalies(images, names, scores, path):
     n = len(images)
     ncol = min(n, 8)
     nrow = -(-n // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(1.4 * ncol, 1.6 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.4 * ncol, 1.9 * nrow), squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k < n:

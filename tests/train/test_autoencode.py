@@ -125,7 +125,7 @@ def test_image_pairs_and_make_data():
     plain = autoencode.ImagePairs(x, y)
     inp, clean = plain.get_batch(np.array([3, 1]))
     assert np.array_equal(inp, x[[3, 1]]) and np.array_equal(clean, x[[3, 1]])
-    a, lab, b = autoencode.ImagePairs(x, y, labels=True)[4]
+    a, lab, _ = autoencode.ImagePairs(x, y, labels=True)[4]
     assert int(lab.item()) == 1 and np.array_equal(a.numpy(), x[4])
 
     class Cfg:
