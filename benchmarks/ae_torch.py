@@ -18,6 +18,12 @@ generator; the noisy input's own error is printed beside it).
 
 Fashion-MNIST is read through ember's data set reader (the Debian package's files), so both
 frameworks see the same bytes.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ae_torch.py conv_autoencoder --bench-steps 10
+
+times training steps of the model instead (ember's and the twin, the recipe's batch, random
+images), in CPU seconds of this process (``time.process_time``: other jobs on the machine
+inflate it far less than wall-clock time).
 """
 from __future__ import annotations
 
@@ -185,6 +191,46 @@ def run(name, seed, epochs=None, noise=0.4, limit=0):
     return result
 
 
+def bench(name, steps):
+    """CPU seconds per training step of ember's model and of the twin: (ember, torch)."""
+    import ember
+    from ember import models
+    torch.set_num_threads(1)
+    _, batch, loss_kind = RECIPES[name]
+    x = np.random.default_rng(0).uniform(0, 1, (batch, 1, 28, 28)).astype(np.float32)
+    ember.manual_seed(0)
+    em = models.get_model(name)
+    eopt, eloss = ember.optim.Adam(em.parameters(), lr=1e-3), em.loss_function()
+    tm = {"vae": VAE, "mlp_autoencoder": MLPAutoencoder}.get(name, ConvAutoencoder)()
+    topt, tx = torch.optim.Adam(tm.parameters(), lr=1e-3), torch.from_numpy(x)
+    ex = ember.tensor(x)
+
+    def ember_step():
+        loss = eloss(em(ex), ex)
+        eopt.zero_grad()
+        loss.backward()
+        eopt.step()
+
+    def torch_step():
+        out = tm(tx)
+        if loss_kind == "elbo":
+            rec, kl = elbo_terms(out, tx)
+            loss = (rec + kl) / batch
+        else:
+            loss = (F.binary_cross_entropy if loss_kind == "bce" else F.mse_loss)(out, tx)
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+    times = []
+    for step in (ember_step, torch_step):
+        step()  # warm up
+        start = time.process_time()
+        for _ in range(steps):
+            step()
+        times.append((time.process_time() - start) / steps)
+    return tuple(times)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", choices=sorted(RECIPES))
@@ -193,7 +239,15 @@ def main(argv=None):
     p.add_argument("--noise", type=float, default=0.4)
     p.add_argument("--limit", type=int, default=0, help="first N train / N/5 test images")
     p.add_argument("--out", default="", help="also write the result as JSON here")
+    p.add_argument("--bench-steps", type=int, default=0, help="time this many training "
+                   "steps of ember and of the twin instead of training")
     args = p.parse_args(argv)
+    if args.bench_steps:
+        e, t = bench(args.model, args.bench_steps)
+        print(json.dumps({"model": args.model, "batch": RECIPES[args.model][1],
+                          "ember_cpu_s_per_step": round(e, 4), "torch_cpu_s_per_step":
+                          round(t, 4), "ratio": round(e / t, 2)}))
+        return
     result = run(args.model, args.seed, args.epochs, args.noise, args.limit)
     print(json.dumps(result))
     if args.out:
