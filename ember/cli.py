@@ -61,6 +61,11 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from ember.train import pipeline
+    task = pipeline.load_run_state(args.checkpoint)["config"].get("task")
+    if task in ("reconstruction", "vae"):
+        raise UsageError(f"checkpoint '{args.checkpoint}' is an autoencoder ({task}), not a "
+                         "classifier: use `ember evaluate` for its reconstruction error or "
+                         "`ember anomalies` to rank the test images")
     for label, top in pipeline.predict_files(args.checkpoint, args.images, k=args.top_k):
         print(label)
         for label, prob in top:

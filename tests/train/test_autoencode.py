@@ -48,6 +48,12 @@ def test_vae_run_writes_metrics_and_pictures(vae_run, capsys):
     assert "test -ELBO" in line and "bits/dim" in line and "KL" in line
 
 
+def test_predict_refuses_an_autoencoder(vae_run, tmp_path, capsys):
+    np.save(tmp_path / "img.npy", np.zeros((28, 28), np.float32))
+    assert main(["predict", str(vae_run / "last.ckpt"), str(tmp_path / "img.npy")]) == 2
+    assert "is an autoencoder (vae), not a classifier" in capsys.readouterr().err
+
+
 def test_vae_run_resumes(vae_run, tmp_path, capsys):
     import shutil
     run = tmp_path / "vae"
