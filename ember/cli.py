@@ -15,264 +15,40 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import errno
 import importlib
-import json
 import os
 import sys
-import time
 
-
-@dataclasses.dataclass
-class TrainConfig:
-    model: str = "lenet5"
-    data: str = "fashion-mnist-subset"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    scheduler: str = "cosine"
-    device: str = "cpu"
-    seed: int = 0
-    augment: bool = False
-    val_fraction: float = 0.1
-    name: str = ""
-    out_dir: str = "runs"
-    data_root: str = ""
-    limit: int = 0
-    progress: bool = True
-
-
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam")
-SCHEDULERS = ("none", "step", "cosine", "exponential", "onecycle", "inverse-time", "plateau")
-
-
-class UsageError(ValueError):
-    """A bad name or value on the command line; printed without a traceback."""
-
-
-def _choose(kind, name, options):
-    if name in options:
-        return name
-    close = difflib.get_close_matches(name, list(options), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UsageError(f"unknown {kind} {name!r}.{hint} Choose from: {', '.join(options)}")
-
-
-def _load_config_file(path):
-    from ember.train.pipeline import RunError, check_file
-    with open(check_file(path, "config file"), encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError as e:
-            raise RunError("YAML configs need PyYAML: pip install pyyaml (or use JSON)") from e
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            where = getattr(e, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            raise RunError(f"config file '{path}' is not valid YAML{line} "
-                           f"({getattr(e, 'problem', None) or 'parse error'}); fix it or "
-                           "pass options as flags") from None
-    else:
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RunError(f"config file '{path}' is not valid JSON ({e}); fix it or pass "
-                           "options as flags") from None
-    values = {} if values is None else values
-    if not isinstance(values, dict):
-        raise UsageError(f"config file '{path}' must hold a mapping of option: value, got a "
-                         f"{type(values).__name__}")
-    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
-    out = {}
-    for key, value in values.items():
-        name = _choose("config key", str(key).replace("-", "_"), sorted(types))
-        out[name] = _typed(name, value, types[name], f"in config file '{path}'")
-    return out
-
-
-def _typed(name, value, kind, where):
-    """``value`` checked against the TrainConfig field type (ints are accepted as floats)."""
-    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(kind, kind)
-    ok = (isinstance(value, bool) if kind is bool else
-          isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
-          isinstance(value, int) and not isinstance(value, bool) if kind is int else
-          isinstance(value, kind))
-    if not ok:
-        raise UsageError(f"{name} {where} must be {kind.__name__}, got {value!r} "
-                         f"({type(value).__name__})")
-    return float(value) if kind is float else value
-
-
-def _validate(cfg):
-    """Refuse values that would silently do nothing or nonsense."""
-    if cfg.epochs < 1:
-        raise UsageError(f"--epochs must be >= 1, got {cfg.epochs}")
-    if cfg.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {cfg.batch_size}")
-    if not 0.0 <= cfg.val_fraction < 1.0:
-        raise UsageError(f"--val-fraction must be in [0, 1), got {cfg.val_fraction}")
-    if cfg.limit < 0:
-        raise UsageError(f"--limit must be >= 0 (0: all the data), got {cfg.limit}")
-    if not cfg.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {cfg.lr}")
-
-
-def _make_optimizer(cfg, params):
-    from ember import optim
-    name = _choose("optimizer", cfg.optimizer, OPTIMIZERS)
-    wd = cfg.weight_decay
-    if name == "sgd":
-        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
-    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
-           "adagrad": optim.Adagrad, "adadelta": optim.Adadelta, "nadam": optim.NAdam}[name]
-    return cls(params, lr=cfg.lr, weight_decay=wd)
-
-
-def _make_scheduler(cfg, optimizer, steps_per_epoch):
-    """Returns (scheduler or None, interval)."""
-    from ember.optim import lr_scheduler as S
-    name = _choose("scheduler", cfg.scheduler, SCHEDULERS)
-    if name == "none":
-        return None, "epoch"
-    if name == "step":
-        return S.StepLR(optimizer, step_size=max(1, cfg.epochs // 3), gamma=0.1), "epoch"
-    if name == "cosine":
-        return S.CosineAnnealingLR(optimizer, T_max=cfg.epochs), "epoch"
-    if name == "exponential":
-        return S.ExponentialLR(optimizer, gamma=0.9), "epoch"
-    if name == "inverse-time":
-        return S.InverseTimeLR(optimizer, decay_rate=0.5), "epoch"
-    if name == "plateau":
-        return S.ReduceLROnPlateau(optimizer, factor=0.5, patience=1), "epoch"
-    return S.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch), \
-        "step"
-
-
-def _datasets(cfg):
-    from ember.data import datasets
-    names = datasets.list_datasets()
-    _choose("data set", cfg.data, names)
-    root = cfg.data_root or None
-    return (datasets.get_dataset(cfg.data, train=True, root=root),
-            datasets.get_dataset(cfg.data, train=False, root=root))
-
-
-def _model_kwargs(name, num_classes, in_channels, image_size):
-    """The builder's arguments for this data (LeNet-5 also needs the image size, the
-    MNIST-1D GRU the sequence length)."""
-    import inspect
-
-    from ember import models
-    _choose("model", name, models.list_models())
-    kwargs = {"num_classes": num_classes, "in_channels": in_channels}
-    params = inspect.signature(models.get_builder(name)).parameters
-    for size_name in ("input_size", "time_steps"):
-        if size_name in params:
-            kwargs[size_name] = image_size[-1]
-    return kwargs
-
-
-def cmd_train(args) -> int:
-    import ember
-    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, Trainer, pipeline
-
-    cfg, resume = _train_config(args)
-    main_rank = pipeline.data_parallel.setup()  # mpirun -n N: rank 0 alone prints, writes
-    make_plots = _plots_available()
-    if not make_plots:
-        _warn("train", "matplotlib is not installed: training without the plots "
-              "(pip install matplotlib to get them)")
-    ember.manual_seed(cfg.seed)
-    train_set, test_set = _datasets(cfg)
-    loaders = pipeline.make_loaders(train_set, test_set, cfg)
-    from ember import models
-    model_kwargs = _model_kwargs(cfg.model, loaders.num_classes, loaders.in_channels,
-                                 loaders.image_size)
-    model = models.get_model(cfg.model, **model_kwargs).to(cfg.device)
-    optimizer = _make_optimizer(cfg, model.parameters())
-    scheduler, interval = _make_scheduler(cfg, optimizer, len(loaders.train))
-    run_dir = pipeline.data_parallel.rank0_text(cfg_run_dir(cfg))  # one folder for all
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json") if main_rank else os.devnull, "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=2)
-    trainer = Trainer(model, ember.nn.CrossEntropyLoss(), optimizer, scheduler,
-                      scheduler_interval=interval, device=cfg.device, progress=cfg.progress,
-                      config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs,
-                                  preprocessing=pipeline.preprocessing(loaders)),
-                      callbacks=[ModelCheckpoint(run_dir), CSVLogger(os.path.join(
-                          run_dir, "metrics.csv")), JSONLLogger(os.path.join(
-                              run_dir, "metrics.jsonl"))])
-    if resume:
-        trainer.resume(resume)
-        print(f"resumed from {resume} after epoch {trainer.epoch}")
-    print(f"training {cfg.model} on {cfg.data} ({len(loaders.train.dataset)} train / "
-          f"{len(loaders.val.dataset) if loaders.val else 0} val / {len(test_set)} test) for "
-          f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
-    start = time.perf_counter()
-    trainer.fit(loaders.train, loaders.val, epochs=cfg.epochs)
-    if trainer.stop_reason:
-        print(trainer.stop_reason)
-    result = pipeline.finish_run(trainer, loaders, run_dir, make_plots=make_plots)
-    print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}), "
-          f"test loss {result['loss']:.4f}, {time.perf_counter() - start:.1f} s")
-    names = ("last.ckpt", "best.ckpt", "config.json", "metrics.csv", "metrics.jsonl",
-             "results.json") + (pipeline.PLOT_FILES if make_plots else ())
-    written = [n for n in names if os.path.exists(os.path.join(run_dir, n))]
-    print(f"wrote {run_dir}: {', '.join(written)}")
-    return pipeline.data_parallel.finish()
-
-
-def _plots_available():
-    """Whether matplotlib imports (checked before training, not after it)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _warn(command, message):
-    print(f"ember {command}: warning: {message}", file=sys.stderr)
-
-
-def cfg_run_dir(cfg):
-    name = cfg.name or f"{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return os.path.join(cfg.out_dir, name)
-
-
-def _train_config(args):
-    """Defaults < config file < flags; ``--resume`` restores the run's own config."""
-    from ember.train.pipeline import load_run_state
-    values = {}
-    resume = args.resume
-    if resume:
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        values.update({k: v for k, v in load_run_state(resume)["config"].items()
-                       if k in known})
-    if args.config:
-        values.update(_load_config_file(args.config))
-    for f in dataclasses.fields(TrainConfig):
-        flag = getattr(args, f.name, None)
-        if flag is not None:
-            values[f.name] = flag
-    cfg = TrainConfig(**values)
-    _validate(cfg)
-    if resume and not cfg.name:
-        cfg.name = os.path.basename(os.path.dirname(os.path.abspath(resume)))
-        cfg.out_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume)))
-    return cfg, resume
+from ember.train.command import (  # noqa: F401 - re-exported: tests and benchmarks use them
+    OPTIMIZERS,
+    SCHEDULERS,
+    TrainConfig,
+    UsageError,
+    _choose,
+    _datasets,
+    _load_config_file,
+    _make_optimizer,
+    _make_scheduler,
+    _model_kwargs,
+    _plots_available,
+    _train_config,
+    _typed,
+    _validate,
+    _warn,
+    add_train_parser,
+    cfg_run_dir,
+    cmd_train,
+)
 
 
 def cmd_evaluate(args) -> int:
     from ember.train import pipeline, seq2seq
     state = pipeline.load_run_state(args.checkpoint)
+    if state["config"].get("task") in ("reconstruction", "vae"):  # an autoencoder
+        from ember.train import autoencode
+        print(autoencode.describe(autoencode.evaluate_run(args.checkpoint, args.device, state)))
+        return 0
     if state["config"].get("task") == "seq2seq":  # the greedy exact match, no loss
         result = seq2seq.evaluate_seq2seq(state, device=args.device)
     else:
@@ -285,6 +61,11 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from ember.train import pipeline
+    task = pipeline.load_run_state(args.checkpoint)["config"].get("task")
+    if task in ("reconstruction", "vae"):
+        raise UsageError(f"checkpoint '{args.checkpoint}' is an autoencoder ({task}), not a "
+                         "classifier: use `ember evaluate` for its reconstruction error or "
+                         "`ember anomalies` to rank the test images")
     for label, top in pipeline.predict_files(args.checkpoint, args.images, k=args.top_k):
         print(label)
         for label, prob in top:
@@ -383,7 +164,8 @@ def _at_least(low):
 
 
 # Commands living beside their task's code: add_command(sub, epilog) adds each subparser.
-COMMAND_MODULES = ("ember.explain.command", "ember.onnx.command", "ember.experiments.command")
+COMMAND_MODULES = ("ember.train.autoencode", "ember.explain.command", "ember.onnx.command",
+                   "ember.experiments.command")
 EPILOG = ("Exit status: 0 success, 1 an error (files, data, disk, memory; one line on "
           "stderr), 2 a usage error. Set EMBER_DEBUG=1 to see the full traceback of an error.")
 
@@ -396,37 +178,7 @@ def build_parser():
         "subset.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model (default: LeNet-5 on the bundled subset)",
-                       description="Train a model. Flags override --config; defaults: "
-                       + ", ".join(f"{f.name}={f.default}" for f in
-                                   dataclasses.fields(TrainConfig))
-                       + ". The plots need matplotlib: without it, training runs and "
-                       "writes everything but the plots (with a warning).", epilog=EPILOG)
-    t.add_argument("--model", help="model name (see `ember list models`)")
-    t.add_argument("--data", help="data set name (see `ember list datasets`)")
-    t.add_argument("--epochs", type=int, help="epochs to train in total")
-    t.add_argument("--batch-size", dest="batch_size", type=int, help="batch size")
-    t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
-    t.add_argument("--momentum", type=float, help="SGD momentum")
-    t.add_argument("--weight-decay", dest="weight_decay", type=float, help="L2 weight decay")
-    t.add_argument("--scheduler", help=f"one of {', '.join(SCHEDULERS)}")
-    t.add_argument("--device", help="cpu, cuda or cuda:N")
-    t.add_argument("--seed", type=int, help="random seed (same seed, same run)")
-    t.add_argument("--augment", action="store_true", default=None,
-                   help="random crop (padding 2) and horizontal flip")
-    t.add_argument("--val-fraction", dest="val_fraction", type=float,
-                   help="fraction of the training set held out for validation")
-    t.add_argument("--name", help="run folder name under --out-dir")
-    t.add_argument("--out-dir", dest="out_dir", help="where run folders go (default runs)")
-    t.add_argument("--data-root", dest="data_root", help="where to look for data files")
-    t.add_argument("--limit", type=int, help="use a random N training / N/5 test images "
-                   "(quick runs)")
-    t.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bars")
-    t.add_argument("--config", help="a YAML or JSON file of the options above")
-    t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
-    t.set_defaults(func=cmd_train)
+    add_train_parser(sub, EPILOG)
 
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint", epilog=EPILOG)
     e.add_argument("checkpoint")

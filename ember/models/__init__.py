@@ -1,7 +1,9 @@
 """The architectures of the lessons, by name: the CNNs, a small Vision Transformer and the
 MNIST-1D GRU; the segmentation models ``fcn`` and ``unet`` (``ember.models.segmentation``,
-(N, num_classes, H, W) logits); and, outside the registry of classifiers, the seq2seq
-models, the character LSTM (``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
+(N, num_classes, H, W) logits); the autoencoders (fully connected, convolutional, denoising,
+variational and conditional variational: ``ember.models.autoencoder``, ``ember.models.vae``);
+and, outside the registry of classifiers, the seq2seq models, the character LSTM
+(``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
 Scratch"'s networks.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
@@ -14,6 +16,9 @@ import difflib
 import functools
 
 from ember.models.alexnet import AlexNet, alexnet
+from ember.models.autoencoder import (Autoencoder, ConvAutoencoder, DenoisingAutoencoder,
+                                      MLPAutoencoder, conv_autoencoder, denoising_autoencoder,
+                                      mlp_autoencoder)
 from ember.models.charlm import CharLSTM
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
@@ -34,11 +39,14 @@ from ember.models.resnet import (
     resnet152,
 )
 from ember.models.segmentation import FCN, UNet, fcn, unet
+from ember.models.vae import VAE, ConditionalVAE, ELBOLoss, cvae, elbo_terms, gaussian_kl, vae
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
                               vgg19, vgg19_bn, vgg_small_bn)
 from ember.models.vit import VisionTransformer, vit_tiny
 
-__all__ = ["VGG", "SmallVGG", "AlexNet", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
+__all__ = ["VGG", "SmallVGG", "AlexNet", "Autoencoder", "ConditionalVAE", "ConvAutoencoder",
+           "DenoisingAutoencoder", "ELBOLoss", "MLPAutoencoder", "VAE", "elbo_terms",
+           "gaussian_kl", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
            "GoogLeNetOutputs", "GRU1D", "FCN", "UNet", "LeNet5", "ResNet", "VisionTransformer",
            "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models"]
@@ -47,7 +55,8 @@ _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
     vgg19_bn,
     googlenet, gru1d, resnet18, resnet34, resnet50, resnet101, resnet152,
-    resnet20, resnet32, resnet44, resnet56, resnet110, vit_tiny, fcn, unet)}
+    resnet20, resnet32, resnet44, resnet56, resnet110, vit_tiny, fcn, unet,
+    mlp_autoencoder, conv_autoencoder, denoising_autoencoder, vae, cvae)}
 
 
 def _no_weights(builder):
