@@ -40,6 +40,9 @@ class TrainConfig:
     progress: bool = True
     code_size: int = 0   # autoencoders: the code's width (0: the model's default)
     noise: float = 0.0   # denoising autoencoder: the input noise's std (0: the model's 0.4)
+    pretrained: str = ""  # transfer learning: weights to start from (what fits is loaded)
+    freeze: str = ""  # comma-separated submodules kept fixed (BN in eval)
+    reinit: str = ""  # comma-separated submodules drawn afresh after loading (a new head)
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "nadam")
@@ -194,6 +197,8 @@ def cmd_train(args) -> int:
     if autoencode.task_of(_choose("model", cfg.model, models_list())) != "classification":
         if pipeline.data_parallel.active():
             raise UsageError("autoencoders train in one process: run without mpirun")
+        if cfg.pretrained or cfg.freeze or cfg.reinit:
+            raise UsageError("--pretrained, --freeze and --reinit apply to classifiers")
         return autoencode.train_autoencoder(
             cfg, resume, make_plots, (train_set, test_set), _optimizer_and_scheduler,
             cfg_run_dir(cfg), functools.partial(_autoencoder_kwargs, cfg))
@@ -202,7 +207,8 @@ def cmd_train(args) -> int:
     model_kwargs = _model_kwargs(cfg.model, loaders.num_classes, loaders.in_channels,
                                  loaders.image_size)
     model = models.get_model(cfg.model, **model_kwargs).to(cfg.device)
-    optimizer = _make_optimizer(cfg, model.parameters())
+    _transfer(cfg, model, resume)
+    optimizer = _make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     scheduler, interval = _make_scheduler(cfg, optimizer, len(loaders.train))
     run_dir = pipeline.data_parallel.rank0_text(cfg_run_dir(cfg))  # one folder for all
     os.makedirs(run_dir, exist_ok=True)
@@ -233,6 +239,24 @@ def cmd_train(args) -> int:
     written = [n for n in names if os.path.exists(os.path.join(run_dir, n))]
     print(f"wrote {run_dir}: {', '.join(written)}")
     return pipeline.data_parallel.finish()
+
+
+def _transfer(cfg, model, resume):
+    """--pretrained (not on resume: the checkpoint holds the weights), --reinit, --freeze."""
+    from ember.train import transfer
+    if cfg.pretrained and not resume:
+        print(f"{cfg.pretrained}: {transfer.load_pretrained(model, cfg.pretrained)}")
+    if not resume:
+        transfer.reinit(model, _split(cfg.reinit))
+    frozen = transfer.freeze(model, _split(cfg.freeze))
+    if frozen:
+        print(f"frozen: {len(frozen)} parameter tensors in {cfg.freeze}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise UsageError(f"--freeze {cfg.freeze} leaves nothing to train")
+
+
+def _split(names):
+    return [n for n in names.split(",") if n]
 
 
 def _optimizer_and_scheduler(cfg, params, steps_per_epoch):
@@ -293,7 +317,7 @@ def _train_config(args):
     for f in dataclasses.fields(TrainConfig):
         flag = getattr(args, f.name, None)
         if flag is not None:
-            values[f.name] = flag
+            values[f.name] = ",".join(flag) if isinstance(flag, list) else flag
     cfg = TrainConfig(**values)
     _validate(cfg)
     if resume and not cfg.name:
@@ -336,6 +360,13 @@ def add_train_parser(sub, epilog):
                    help="autoencoders: the code's width (default: the model's)")
     t.add_argument("--noise", type=float, help="denoising autoencoder: the std of the "
                    "Gaussian noise added to its inputs (default 0.4)")
+    t.add_argument("--pretrained", metavar="FILE", help="start from these weights: an `ember "
+                   "train` checkpoint, a state_dict (ember, torch.save, .safetensors) or the "
+                   "book's .pkl; tensors whose name or shape differ keep their new values")
+    t.add_argument("--freeze", nargs="+", metavar="NAME", help="submodules not "
+                   "to train (e.g. features); their batch norms stay in eval mode")
+    t.add_argument("--reinit", nargs="+", metavar="NAME", help="submodules drawn "
+                   "afresh after --pretrained (a new head, e.g. classifier.output)")
     t.add_argument("--config", help="a YAML or JSON file of the options above")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     t.set_defaults(func=cmd_train)

@@ -97,3 +97,38 @@ def test_reinit_draws_the_layers_afresh():
     before = model[4].weight.detach().numpy().copy()
     assert reinit(model, ["4"]) == 1
     assert not np.array_equal(model[4].weight.detach().numpy(), before)
+
+
+def test_ember_train_pretrained_freeze_reinit(tmp_path, capsys):
+    from ember.cli import main
+    common = ["--limit", "200", "--epochs", "1", "--no-progress", "--out-dir", str(tmp_path)]
+    assert main(["train", "--name", "source", *common]) == 0
+    source = ember.load(tmp_path / "source" / "last.ckpt")["model"]
+    assert main(["train", "--name", "moved", "--pretrained",
+                 str(tmp_path / "source" / "last.ckpt"), "--freeze", "features",
+                 "--reinit", "classifier.output", "--lr", "0.01", *common]) == 0
+    out = capsys.readouterr().out
+    assert "loaded 10 tensors" in out and "frozen: 6 parameter tensors in features" in out
+    moved = ember.load(tmp_path / "moved" / "last.ckpt")
+    for k, v in source.items():
+        same = np.array_equal(moved["model"][k].numpy(), v.numpy())
+        assert same == k.startswith("features."), k  # frozen kept; the rest trained
+    assert moved["config"]["freeze"] == "features"
+    # resume keeps the features frozen (the optimizer's groups match the saved ones)
+    assert main(["train", "--resume", str(tmp_path / "moved" / "last.ckpt"), "--epochs", "2",
+                 "--no-progress"]) == 0
+    resumed = ember.load(tmp_path / "moved" / "last.ckpt")["model"]
+    np.testing.assert_array_equal(resumed["features.c1.weight"].numpy(),
+                                  source["features.c1.weight"].numpy())
+
+
+def test_ember_train_transfer_errors(tmp_path, capsys):
+    from ember.cli import main
+    common = ["--limit", "100", "--epochs", "1", "--no-progress", "--out-dir", str(tmp_path)]
+    assert main(["train", "--freeze", "backbone", *common]) != 0
+    assert "no submodule 'backbone'; its top-level ones are features, classifier" in \
+        capsys.readouterr().err
+    assert main(["train", "--freeze", "features", "classifier", *common]) == 2
+    assert "leaves nothing to train" in capsys.readouterr().err
+    assert main(["train", "--pretrained", str(tmp_path / "missing.pt"), *common]) == 1
+    assert "missing.pt" in capsys.readouterr().err
