@@ -2,12 +2,10 @@
 the oracle (a missing captum fails under CI, as torch does)."""
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 
 import numpy as np
-import pytest
-from _parity import copy_from_torch, import_torch
+from _parity import copy_from_torch, import_oracle, import_torch
 
 import ember
 
@@ -15,13 +13,7 @@ import ember
 def import_captum():
     """captum.attr, or a skip; under CI (``CI`` set) a missing captum is a failure."""
     import_torch()
-    try:
-        import captum.attr
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("captum is not installed (pip install captum)")
-    return captum.attr
+    return import_oracle("captum.attr", pip="captum")
 
 
 def layers(m):

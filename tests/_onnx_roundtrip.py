@@ -2,10 +2,9 @@
 ``onnx.checker``, run by onnxruntime at the exported and at other batch sizes, compare with
 ember's forward."""
 import io
-import os
 
 import numpy as np
-import pytest
+from _parity import import_oracle
 
 import ember
 from ember import nn
@@ -13,14 +12,7 @@ from ember import nn
 
 def import_oracles():
     """(onnx, onnxruntime), or a skip; under CI (``CI`` set) a missing one is a failure."""
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("onnx / onnxruntime are not installed (pip install onnx onnxruntime)")
-    return onnx, onnxruntime
+    return import_oracle("onnx", "onnxruntime")
 
 
 def floats(*shape, seed=0, dtype=np.float32):

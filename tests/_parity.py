@@ -20,6 +20,20 @@ DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-5)}
 
 
+def import_oracle(*names, pip=None):
+    """The modules ``names`` (one module, or a tuple of them), or a skip; under CI (``CI`` set)
+    a missing oracle is a failure, not a skip."""
+    import importlib
+    try:
+        modules = [importlib.import_module(name) for name in names]
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{' and '.join(names)} not installed (pip install "
+                    f"{pip or ' '.join(names)})")
+    return modules[0] if len(modules) == 1 else tuple(modules)
+
+
 def import_torch():
     """torch, or a skip; under CI (``CI`` set) a missing torch is a failure, not a skip."""
     try:

@@ -1,21 +1,13 @@
 """onnxruntime as the reference for torchvision's RoIAlign and NMS (torchvision does not import
 beside torch 2.13.0 here): the one-node graphs, built with the onnx helper."""
-import os
 
 import numpy as np
-import pytest
+from _parity import import_oracle
 
 
 def import_ort():
     """(onnx, onnxruntime), or a skip; under CI (``CI`` set) a missing one fails."""
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("onnx and onnxruntime are not installed (pip install onnx onnxruntime)")
-    return onnx, onnxruntime
+    return import_oracle("onnx", "onnxruntime")
 
 
 def _run(node, inputs, outputs, feeds, opset):
