@@ -244,6 +244,8 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_run, tmp_pat
             raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: FullDisk(real_fdopen(fd, *a, **k)))
+    from ember.train import command
+    monkeypatch.setattr(command, "_warn", lambda *a: None)  # the longer-schedule warning
     argv = ["train", "--resume", str(run_dir / "last.ckpt"), "--epochs", "2", "--no-progress"]
     assert main(argv) == 1
     assert_one_line(capsys, "train", "no space left", "--resume")

@@ -306,12 +306,12 @@ def cfg_run_dir(cfg):
 def _train_config(args):
     """Defaults < config file < flags; ``--resume`` restores the run's own config."""
     from ember.train.pipeline import load_run_state
-    values = {}
+    values, saved = {}, None
     resume = args.resume
     if resume:
+        saved = load_run_state(resume)
         known = {f.name for f in dataclasses.fields(TrainConfig)}
-        values.update({k: v for k, v in load_run_state(resume)["config"].items()
-                       if k in known})
+        values.update({k: v for k, v in saved["config"].items() if k in known})
     if args.config:
         values.update(_load_config_file(args.config))
     for f in dataclasses.fields(TrainConfig):
@@ -320,10 +320,29 @@ def _train_config(args):
             values[f.name] = ",".join(flag) if isinstance(flag, list) else flag
     cfg = TrainConfig(**values)
     _validate(cfg)
+    if saved is not None:
+        _check_resume(cfg, saved, resume)
     if resume and not cfg.name:
         cfg.name = os.path.basename(os.path.dirname(os.path.abspath(resume)))
         cfg.out_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume)))
     return cfg, resume
+
+
+# schedules planned over the run's length: a longer resumed run does not stretch them
+PLANNED_SCHEDULES = ("cosine", "step", "onecycle")
+
+
+def _check_resume(cfg, saved, path):
+    """Refuse a resume that would train nothing; warn when it outruns a planned schedule."""
+    done, planned = int(saved.get("epoch", 0)), saved["config"].get("epochs", cfg.epochs)
+    if cfg.epochs <= done:
+        raise UsageError(f"'{path}' has already trained {done} of its {planned} epochs: pass "
+                         f"--epochs N with N > {done} to train more")
+    if cfg.epochs > planned and cfg.scheduler in PLANNED_SCHEDULES:
+        _warn("train", f"the {cfg.scheduler} schedule of '{path}' was planned for {planned} "
+              f"epochs and is not stretched to {cfg.epochs}: past epoch {planned} the "
+              "learning rate goes on as the scheduler defines (PyTorch's semantics). For a "
+              f"fresh schedule, start a new run from its weights: --pretrained {path}")
 
 
 def add_train_parser(sub, epilog):

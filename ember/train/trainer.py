@@ -137,9 +137,11 @@ class Trainer:
             logits = out[0] if isinstance(out, tuple) else out  # aux heads in training
             acc_avg.update(self._accuracy(logits, y), n)
             if self.progress and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_avg.value:.4f}", acc=f"{acc_avg.value:.4f}",
-                                img_s=f"{seen / (time.perf_counter() - start):.0f}",
-                                refresh=False)
+                shown = {"loss": f"{loss_avg.value:.4f}", "acc": f"{acc_avg.value:.4f}",
+                         "img_s": f"{seen / (time.perf_counter() - start):.0f}"}
+                if math.isnan(acc_avg.value):  # no classes (an autoencoder): no accuracy
+                    del shown["acc"]
+                bar.set_postfix(shown, refresh=False)
             for cb in self.callbacks:
                 cb.on_batch_end(self, {"loss": value, "lr": self.lrs[-1]})
         train_loss, train_accuracy = data_parallel.average(loss_avg.value, acc_avg.value)
