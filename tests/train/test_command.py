@@ -30,3 +30,15 @@ def test_train_parser_has_the_autoencoder_flags():
     assert cfg.code_size == 2 and cfg.noise == 0.3
     with pytest.raises(command.UsageError, match="--code-size and --noise must be >= 0"):
         command._validate(command.TrainConfig(code_size=-1))
+
+
+def test_resume_that_trains_nothing_is_refused(tmp_path, capsys):
+    from ember.cli import main
+    common = ["--limit", "100", "--no-progress", "--out-dir", str(tmp_path), "--name", "r"]
+    assert main(["train", "--epochs", "1", *common]) == 0
+    ckpt = str(tmp_path / "r" / "last.ckpt")
+    assert main(["train", "--resume", ckpt, "--no-progress"]) == 2
+    assert "has already trained 1 of its 1 epochs: pass --epochs N with N > 1" in \
+        capsys.readouterr().err
+    assert main(["train", "--resume", ckpt, "--epochs", "2", "--no-progress"]) == 0
+    assert "cosine schedule of" in capsys.readouterr().err  # not stretched: said so
