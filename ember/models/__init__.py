@@ -2,11 +2,13 @@
 MNIST-1D GRU; the segmentation models ``fcn`` and ``unet`` (``ember.models.segmentation``,
 (N, num_classes, H, W) logits); the autoencoders (fully connected, convolutional, denoising,
 variational and conditional variational: ``ember.models.autoencoder``, ``ember.models.vae``);
-and, outside the registry of classifiers, the seq2seq models, the character LSTM
+and, outside the registry of classifiers, the scenes' multi-label and classification +
+localisation CNNs (``ember.models.multitask``), the seq2seq models, the character LSTM
 (``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
 Scratch"'s networks.
 
-``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
+``get_model("resnet18", num_classes=10)`` builds one; ``from_checkpoint(path)`` rebuilds
+the model of any ``ember train`` checkpoint; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
 submodule names, so their state_dict keys equal torchvision's.
 """
@@ -38,6 +40,10 @@ from ember.models.resnet import (
     resnet110,
     resnet152,
 )
+from ember.models.checkpoint import from_checkpoint
+from ember.models.multitask import (LocalisationCNN, MultiLabelCNN, localisation_cnn,
+                                    localisation_loss, multilabel_cnn, multilabel_loss,
+                                    multilabel_targets)
 from ember.models.segmentation import FCN, UNet, fcn, unet
 from ember.models.vae import VAE, ConditionalVAE, ELBOLoss, cvae, elbo_terms, gaussian_kl, vae
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
@@ -49,7 +55,9 @@ __all__ = ["VGG", "SmallVGG", "AlexNet", "Autoencoder", "ConditionalVAE", "ConvA
            "gaussian_kl", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
            "GoogLeNetOutputs", "GRU1D", "FCN", "UNet", "LeNet5", "ResNet", "VisionTransformer",
            "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
-           "get_builder", "get_model", "googlenet_loss", "list_models"]
+           "get_builder", "get_model", "googlenet_loss", "list_models",
+           "LocalisationCNN", "MultiLabelCNN", "from_checkpoint", "localisation_cnn",
+           "localisation_loss", "multilabel_cnn", "multilabel_loss", "multilabel_targets"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
