@@ -22,10 +22,14 @@ from ember.models.autoencoder import (Autoencoder, ConvAutoencoder, DenoisingAut
                                       MLPAutoencoder, conv_autoencoder, denoising_autoencoder,
                                       mlp_autoencoder)
 from ember.models.charlm import CharLSTM
+from ember.models.checkpoint import rebuild as _rebuild
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from ember.models.gru1d import GRU1D, gru1d
 from ember.models.lenet import LeNet5, lenet5
+from ember.models.multitask import (LocalisationCNN, MultiLabelCNN, localisation_cnn,
+                                    localisation_loss, multilabel_cnn, multilabel_loss,
+                                    multilabel_targets)
 from ember.models.resnet import (
     CifarResNet,
     ResNet,
@@ -40,10 +44,6 @@ from ember.models.resnet import (
     resnet110,
     resnet152,
 )
-from ember.models.checkpoint import from_checkpoint
-from ember.models.multitask import (LocalisationCNN, MultiLabelCNN, localisation_cnn,
-                                    localisation_loss, multilabel_cnn, multilabel_loss,
-                                    multilabel_targets)
 from ember.models.segmentation import FCN, UNet, fcn, unet
 from ember.models.vae import VAE, ConditionalVAE, ELBOLoss, cvae, elbo_terms, gaussian_kl, vae
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
@@ -113,3 +113,18 @@ def get_model(name, **kwargs):
         ValueError: for an unknown name, suggesting the closest registered ones.
     """
     return get_builder(name)(**kwargs)
+
+
+def from_checkpoint(path, map_location="cpu"):
+    """The model of a checkpoint written by ``ember train`` (``last.ckpt`` / ``best.ckpt``;
+    classifiers and autoencoders alike), rebuilt with the builder arguments stored in its
+    config, its weights loaded, moved to ``map_location``, in eval mode
+    (``ember.models.checkpoint``). The run's preprocessing is in
+    ``ember.load(path)["config"]["preprocessing"]``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an ``ember train`` checkpoint (the message says what it
+            is), or its weights do not fit the rebuilt model.
+    """
+    return _rebuild(path, get_model, list_models(), map_location)

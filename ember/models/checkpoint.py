@@ -1,4 +1,6 @@
-"""``from_checkpoint(path)``: the model of a checkpoint written by ``ember train``
+"""What ``ember.models.from_checkpoint(path)`` does (it lives in the registry,
+``ember/models/__init__.py``, and passes the registry in, so this module imports no
+``ember.models``): the model of a checkpoint written by ``ember train``
 (classifiers and autoencoders alike), rebuilt from the builder name and arguments stored in
 its config (``model``, ``model_kwargs``), its weights loaded, in eval mode. Only the model:
 the run's preprocessing (normalisation statistics, class names, image size) is in the
@@ -9,7 +11,7 @@ import os
 
 import ember
 
-__all__ = ["from_checkpoint"]
+__all__ = ["rebuild"]
 
 
 def _describe(state):
@@ -23,27 +25,27 @@ def _describe(state):
     return f"a {type(state).__name__} without the run's config"
 
 
-def from_checkpoint(path, map_location="cpu"):
+def rebuild(path, get_model, names, map_location="cpu"):
     """The model of the ``ember train`` checkpoint at ``path`` (``last.ckpt`` or
     ``best.ckpt``), rebuilt with its stored builder arguments, its weights loaded, moved to
-    ``map_location`` and in eval mode.
+    ``map_location`` and in eval mode; ``get_model(name, **kwargs)`` builds, ``names`` are
+    the registered model names.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a checkpoint written by ``ember train`` (says what it is),
             or its weights do not fit the rebuilt model.
     """
-    from ember import models
     if not os.path.isfile(path):
         raise FileNotFoundError(f"from_checkpoint: no checkpoint file at '{path}'")
     state = ember.load(path)
     cfg = state.get("config") if isinstance(state, dict) else None
     if (not isinstance(cfg, dict) or "model" not in state or "model" not in cfg
-            or cfg["model"] not in models.list_models()):
+            or cfg["model"] not in names):
         raise ValueError(f"from_checkpoint: '{path}' is {_describe(state)}, not a checkpoint "
                          "written by `ember train`; load weights-only files with "
                          "model.load_state_dict(ember.load(path))")
-    model = models.get_model(cfg["model"], **(cfg.get("model_kwargs") or {}))
+    model = get_model(cfg["model"], **(cfg.get("model_kwargs") or {}))
     try:
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError, ValueError) as e:
