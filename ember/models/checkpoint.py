@@ -21,6 +21,9 @@ def _describe(state):
                                                  for v in state.values()):
         return "a bare state_dict (model weights only)"
     if isinstance(state, dict) and isinstance(state.get("config"), dict):
+        if state["config"].get("task") == "seq2seq":
+            return ("an `ember seq2seq` checkpoint (its model is outside the registry; "
+                    "`ember evaluate` reads it)")
         return "a checkpoint whose config names no registered model"
     return f"a {type(state).__name__} without the run's config"
 

@@ -45,6 +45,10 @@ def test_errors(tmp_path):
     ember.save({"model": {}, "config": {"model": "no_such_net"}}, str(odd))
     with pytest.raises(ValueError, match="config names no registered model"):
         models.from_checkpoint(str(odd))
+    seq = tmp_path / "seq.ckpt"
+    ember.save({"model": {}, "config": {"model": "peeky", "task": "seq2seq"}}, str(seq))
+    with pytest.raises(ValueError, match="is an `ember seq2seq` checkpoint"):
+        models.from_checkpoint(str(seq))
     wrong = tmp_path / "wrong.ckpt"
     ember.save({"model": models.lenet5().state_dict(),
                 "config": {"model": "alexnet", "model_kwargs": {}}}, str(wrong))
