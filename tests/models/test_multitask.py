@@ -155,3 +155,15 @@ def test_errors():
                                          r"\(2, 4\), \(3,\) and \(2, 4\)"):
         models.localisation_loss(ember.zeros(2, 10), ember.zeros(2, 4),
                                  ember.zeros(3, dtype=ember.int64), ember.zeros(2, 4))
+
+
+def test_losses_finite_differences():
+    from tests._parity import check_grad
+    rng = np.random.default_rng(2)
+    cls = ember.tensor(rng.integers(0, 4, 3))
+    target = ember.tensor(rng.random((3, 4)) * 16, dtype=ember.float64)
+    # smooth-L1's kink (|d| = beta) is kept away from by the random boxes
+    check_grad(lambda lg, bx: models.localisation_loss(lg, bx, cls, target, 16)[0],
+               inputs=[rng.standard_normal((3, 4)), rng.random((3, 4)) * 16 + 20])
+    y = ember.tensor((rng.random((3, 5)) < 0.5).astype(np.float64))
+    check_grad(lambda z: models.multilabel_loss(z, y), shapes=((3, 5),))
