@@ -84,7 +84,7 @@ def multilabel(train_set, test_set, args):
                                             y_train[val_idx])
     scores = sigmoid(predict(model, test_set, np.arange(len(test_set)))[0])
     at = ml.multilabel_scores(scores, y_test, threshold)
-    return {"train_seconds": round(seconds, 1), "threshold": threshold,
+    return {"train_seconds": round(seconds, 1), "threshold": round(threshold, 2),
             "val_macro_f1": round(val_f1, 4), "macro_f1": round(at["macro_f1"], 4),
             "macro_f1_at_0.5": round(ml.multilabel_scores(scores, y_test)["macro_f1"], 4),
             "per_class_f1": [round(float(v), 3) for v in at["f1"]],
