@@ -2,11 +2,13 @@
 MNIST-1D GRU; the segmentation models ``fcn`` and ``unet`` (``ember.models.segmentation``,
 (N, num_classes, H, W) logits); the autoencoders (fully connected, convolutional, denoising,
 variational and conditional variational: ``ember.models.autoencoder``, ``ember.models.vae``);
-and, outside the registry of classifiers, the seq2seq models, the character LSTM
+and, outside the registry of classifiers, the scenes' multi-label and classification +
+localisation CNNs (``ember.models.multitask``), the seq2seq models, the character LSTM
 (``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
 Scratch"'s networks.
 
-``get_model("resnet18", num_classes=10)`` builds one; ``list_models()`` lists the names.
+``get_model("resnet18", num_classes=10)`` builds one; ``from_checkpoint(path)`` rebuilds
+the model of any ``ember train`` checkpoint; ``list_models()`` lists the names.
 Every builder takes ``num_classes`` and ``in_channels``; models that torchvision has use its
 submodule names, so their state_dict keys equal torchvision's.
 """
@@ -20,10 +22,14 @@ from ember.models.autoencoder import (Autoencoder, ConvAutoencoder, DenoisingAut
                                       MLPAutoencoder, conv_autoencoder, denoising_autoencoder,
                                       mlp_autoencoder)
 from ember.models.charlm import CharLSTM
+from ember.models.checkpoint import rebuild as _rebuild
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
 from ember.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from ember.models.gru1d import GRU1D, gru1d
 from ember.models.lenet import LeNet5, lenet5
+from ember.models.multitask import (LocalisationCNN, MultiLabelCNN, localisation_cnn,
+                                    localisation_loss, multilabel_cnn, multilabel_loss,
+                                    multilabel_targets)
 from ember.models.resnet import (
     CifarResNet,
     ResNet,
@@ -49,7 +55,9 @@ __all__ = ["VGG", "SmallVGG", "AlexNet", "Autoencoder", "ConditionalVAE", "ConvA
            "gaussian_kl", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
            "GoogLeNetOutputs", "GRU1D", "FCN", "UNet", "LeNet5", "ResNet", "VisionTransformer",
            "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
-           "get_builder", "get_model", "googlenet_loss", "list_models"]
+           "get_builder", "get_model", "googlenet_loss", "list_models",
+           "LocalisationCNN", "MultiLabelCNN", "from_checkpoint", "localisation_cnn",
+           "localisation_loss", "multilabel_cnn", "multilabel_loss", "multilabel_targets"]
 
 _BUILDERS = {f.__name__: f for f in (
     lenet5, alexnet, vgg_small_bn, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
@@ -105,3 +113,18 @@ def get_model(name, **kwargs):
         ValueError: for an unknown name, suggesting the closest registered ones.
     """
     return get_builder(name)(**kwargs)
+
+
+def from_checkpoint(path, map_location="cpu"):
+    """The model of a checkpoint written by ``ember train`` (``last.ckpt`` / ``best.ckpt``;
+    classifiers and autoencoders alike), rebuilt with the builder arguments stored in its
+    config, its weights loaded, moved to ``map_location``, in eval mode
+    (``ember.models.checkpoint``). The run's preprocessing is in
+    ``ember.load(path)["config"]["preprocessing"]``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an ``ember train`` checkpoint (the message says what it
+            is), or its weights do not fit the rebuilt model.
+    """
+    return _rebuild(path, get_model, list_models(), map_location)
