@@ -162,11 +162,14 @@ def _exhaustive(model, image, max_len):
     return best
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_wide_beam_equals_exhaustive_search(seed):
+# (seed, <end> bias): the best caption is 4 words long ((0, -2), (3, -3)), or just <end>
+# while greedy decoding (and beam 2) read 4 words first ((1, -1)), or <end> at once
+@pytest.mark.parametrize("seed, end_bias", [(0, -2.0), (3, -3.0), (1, -1.0), (4, 0.0)])
+def test_wide_beam_equals_exhaustive_search(seed, end_bias):
     model = small("additive", vocab=6, seed=seed).eval()
     with ember.no_grad():  # sharper distributions than the initial ones
-        model.out.weight.mul_(8.0)
+        model.out.weight.mul_(4.0)
+        model.out.bias[END] = end_bias
     x = ember.tensor(images(1, 16, seed=seed))
     want_logp, want = _exhaustive(model, x, 4)
     with ember.no_grad():
@@ -176,6 +179,8 @@ def test_wide_beam_equals_exhaustive_search(seed):
     assert abs(logp - want_logp) < 1e-9
     ids = model.generate(x, 4, beam_size=64).numpy()[0]
     assert list(ids[:len(want)]) == want and (ids[len(want):] == PAD).all()
+    if seed == 1:  # the case where the search matters
+        assert list(model.generate(x, 4).numpy()[0]) != list(ids)
 
 
 @pytest.mark.parametrize("attention", ["additive", "dot"])
