@@ -3,9 +3,9 @@ MNIST-1D GRU; the segmentation models ``fcn`` and ``unet`` (``ember.models.segme
 (N, num_classes, H, W) logits); the autoencoders (fully connected, convolutional, denoising,
 variational and conditional variational: ``ember.models.autoencoder``, ``ember.models.vae``);
 and, outside the registry of classifiers, the scenes' multi-label and classification +
-localisation CNNs (``ember.models.multitask``), the seq2seq models, the character LSTM
-(``CharLSTM``), nanoGPT's GPT (``ember.models.gpt``) and the book "Deep Learning from
-Scratch"'s networks.
+localisation CNNs (``ember.models.multitask``), the image captioner (``ShowAttendTell``,
+``ember.models.captioning``), the seq2seq models, the character LSTM (``CharLSTM``), nanoGPT's
+GPT (``ember.models.gpt``) and the book "Deep Learning from Scratch"'s networks.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``from_checkpoint(path)`` rebuilds
 the model of any ``ember train`` checkpoint; ``list_models()`` lists the names.
@@ -21,6 +21,7 @@ from ember.models.alexnet import AlexNet, alexnet
 from ember.models.autoencoder import (Autoencoder, ConvAutoencoder, DenoisingAutoencoder,
                                       MLPAutoencoder, conv_autoencoder, denoising_autoencoder,
                                       mlp_autoencoder)
+from ember.models.captioning import CaptionVocab, ShowAttendTell
 from ember.models.charlm import CharLSTM
 from ember.models.checkpoint import rebuild as _rebuild
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
@@ -52,7 +53,8 @@ from ember.models.vit import VisionTransformer, vit_tiny
 
 __all__ = ["VGG", "SmallVGG", "AlexNet", "Autoencoder", "ConditionalVAE", "ConvAutoencoder",
            "DenoisingAutoencoder", "ELBOLoss", "MLPAutoencoder", "VAE", "elbo_terms",
-           "gaussian_kl", "CharLSTM", "CifarResNet", "DLFSNet", "GoogLeNet",
+           "gaussian_kl", "CaptionVocab", "ShowAttendTell", "CharLSTM", "CifarResNet", "DLFSNet",
+           "GoogLeNet",
            "GoogLeNetOutputs", "GRU1D", "FCN", "UNet", "LeNet5", "ResNet", "VisionTransformer",
            "dlfs_deep_convnet", "dlfs_mlp", "dlfs_simple_convnet",
            "get_builder", "get_model", "googlenet_loss", "list_models",
