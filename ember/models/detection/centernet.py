@@ -235,13 +235,29 @@ class CenterNet(nn.Module):
             if targets is None:
                 raise ValueError("CenterNet: in training mode targets must be given "
                                  "(model(images, targets)); call model.eval() to detect")
-            check_targets(x, targets, num_classes=self.num_classes, who="CenterNet: targets")
-        heat, size, offset = self.head_outputs(x)
+            check_targets(x, targets, require_masks=self.requires_masks,
+                          num_classes=self.num_classes, who=f"{type(self).__name__}: targets")
+        features = self.backbone(x)
+        heat, size, offset = (self.heatmap_head(features), self.size_head(features),
+                              self.offset_head(features))
         if self.training:
-            return self.loss(heat, size, offset, targets)
-        return decode_heatmap(ember.sigmoid(heat.detach()), size.detach(), offset.detach(),
-                              self.stride, self.detections_per_img, self.score_thresh,
-                              image_size=tuple(x.shape[-2:]))
+            losses = self.loss(heat, size, offset, targets)
+            losses.update(self.extra_losses(features, targets))
+            return losses
+        detections = decode_heatmap(ember.sigmoid(heat.detach()), size.detach(),
+                                    offset.detach(), self.stride, self.detections_per_img,
+                                    self.score_thresh, image_size=tuple(x.shape[-2:]))
+        return self.extra_outputs(features, detections, tuple(x.shape[-2:]))
+
+    requires_masks = False
+
+    def extra_losses(self, features, targets):
+        """More losses from the stride-4 ``features`` (a subclass's heads): none here."""
+        return {}
+
+    def extra_outputs(self, features, detections, image_size):
+        """More outputs per detection (a subclass's heads): the detections unchanged here."""
+        return detections
 
     def loss(self, heat, size, offset, targets):
         """The weighted losses of the head outputs against ``targets``."""
