@@ -1,44 +1,12 @@
 """The U-Net against a PyTorch twin (forward and backward, float64, train and eval mode),
 its shapes, widths and errors."""
-import itertools
-
 import numpy as np
 import pytest
 
 import ember
+from benchmarks.scenes_unet_reference import torch_unet  # the reference run's twin
 from ember import models
 from tests._parity import check_module, import_torch
-
-
-def torch_unet(torch, widths=(16, 32, 64), num_classes=11, in_channels=1):
-    nn = torch.nn
-
-    def double(a, b):
-        return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b),
-                             nn.ReLU(inplace=True), nn.Conv2d(b, b, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(b), nn.ReLU(inplace=True))
-
-    class UNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.down = nn.ModuleList([double(a, b) for a, b in
-                                       zip((in_channels, *widths), widths)])
-            self.pool = nn.MaxPool2d(2)
-            rev = widths[::-1]
-            self.up = nn.ModuleList([nn.ConvTranspose2d(a, b, 2, stride=2)
-                                     for a, b in itertools.pairwise(rev)])
-            self.dec = nn.ModuleList([double(2 * c, c) for c in rev[1:]])
-            self.head = nn.Conv2d(widths[0], num_classes, 1)
-
-        def forward(self, x):
-            skips = []
-            for i, block in enumerate(self.down):
-                x = block(x if i == 0 else self.pool(x))
-                skips.append(x)
-            for up, dec, skip in zip(self.up, self.dec, skips[-2::-1]):
-                x = dec(torch.cat([up(x), skip], dim=1))
-            return self.head(x)
-    return UNet()
 
 
 @pytest.mark.parametrize("widths, train", [((16, 32, 64), True), ((4, 8), False),
