@@ -85,9 +85,12 @@ def build(framework, seed):
     return torch, twin
 
 
-def train(lib, model, data, epochs, batch_size, lr, seed, log_every=20):
-    """The recipe's training loop; returns seconds."""
+def train(lib, model, data, epochs, batch_size, lr, seed, cosine=False, log_every=20):
+    """The recipe's training loop (``cosine``: the learning rate decays to 0 by step, for the
+    longer schedules); returns seconds."""
     opt = lib.optim.Adam(model.parameters(), lr=lr)
+    total_steps = epochs * -(-len(data) // batch_size)
+    sched = lib.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps) if cosine else None
     loss_fn = lib.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
     model.train()
@@ -104,6 +107,8 @@ def train(lib, model, data, epochs, batch_size, lr, seed, log_every=20):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total += float(loss.item())
             steps += 1
             if steps % log_every == 0:
@@ -154,6 +159,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cosine", action="store_true",
+                        help="decay the learning rate to 0 by a cosine over the run's steps")
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--test-size", type=int, default=1_000)
     parser.add_argument("--save", default=None, help="write the trained state_dict here")
@@ -176,7 +183,7 @@ def main(argv=None):
         model.load_state_dict(state)
     else:
         seconds = train(lib, model, train_data, args.epochs, args.batch_size, args.lr,
-                        args.seed)
+                        args.seed, args.cosine)
         if args.save:
             state = model.state_dict()
             if args.framework == "torch":
