@@ -180,7 +180,9 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):
         output_size: (h, w) (an int for a square).
         spatial_scale: maps box coordinates to input coordinates.
 
-    Returns (K, C, h, w); the gradient flows to ``input`` (to each bin's first maximum).
+    Returns (K, C, h, w); the gradient flows to ``input`` (to each bin's first maximum in
+    row-major order, as torchvision's argmax). A NaN in a bin makes that bin NaN and takes
+    its gradient (the first NaN), as ``max_pool2d``; torchvision's CPU kernel skips NaNs.
     """
     rois = roi_array(boxes, input, "roi_pool")
     check_input(input, rois, "roi_pool")
