@@ -164,8 +164,8 @@ class RoIPoolFunction(Function):
         xp = self.xp
         size = int(np.prod(self.shape))
         gx = xp.zeros(size + 1, dtype=gy.dtype)  # (the last slot takes the empty bins')
-        # a flat int64 index: add.at's fast path (4x the 2-D key's speed; bincount is
-        # slower still on repeated positions)
+        # a flat int64 index: add.at's fast path (4x the 2-D key's speed, 3-4x bincount's
+        # on these repeated positions)
         index_add(gx, self.pos.reshape(-1).astype(np.int64), gy.transpose(0, 2, 3, 1).reshape(-1))
         return gx[:size].reshape(self.shape)
 
