@@ -43,11 +43,14 @@ from ember.train.command import (  # noqa: F401 - re-exported: tests and benchma
 
 
 def cmd_evaluate(args) -> int:
-    from ember.train import pipeline, seq2seq
+    from ember.train import pipeline, scenes, seq2seq
     state = pipeline.load_run_state(args.checkpoint)
     if state["config"].get("task") in ("reconstruction", "vae"):  # an autoencoder
         from ember.train import autoencode
         print(autoencode.describe(autoencode.evaluate_run(args.checkpoint, args.device, state)))
+        return 0
+    if state["config"].get("task") in scenes.TASKS:  # detection, segmentation, ...
+        print(f"test: {scenes.describe(state['config']['task'], scenes.evaluate_run(args.checkpoint, state, args.device))}")
         return 0
     if state["config"].get("task") == "seq2seq":  # the greedy exact match, no loss
         result = seq2seq.evaluate_seq2seq(state, device=args.device)
@@ -60,8 +63,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ember.train import pipeline
-    task = pipeline.load_run_state(args.checkpoint)["config"].get("task")
+    from ember.train import pipeline, scenes
+    state = pipeline.load_run_state(args.checkpoint)
+    task = state["config"].get("task")
+    if task in scenes.TASKS:  # the image with its boxes, masks, caption... drawn
+        out_dir = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
+        for label, pred, path in scenes.predict_files(args.checkpoint, state, args.images,
+                                                      out_dir, args.score_threshold):
+            print(f"{label} -> {path}")
+            print("\n".join(scenes.summarize(task, pred)))
+        return 0
     if task in ("reconstruction", "vae"):
         raise UsageError(f"checkpoint '{args.checkpoint}' is an autoencoder ({task}), not a "
                          "classifier: use `ember evaluate` for its reconstruction error or "
@@ -185,13 +196,20 @@ def build_parser():
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="top-k classes of image files (PNG or .npy)",
+    p = sub.add_parser("predict", help="top-k classes of image files (PNG or .npy); for a "
+                       "scene model, the images with its boxes, masks or caption drawn",
                        description="Top-k classes of each image. A .npy file may hold a stack "
-                       "of images (N x H x W): each is classified, labelled FILE[i].",
-                       epilog=EPILOG)
+                       "of images (N x H x W): each is classified, labelled FILE[i]. For a "
+                       "scene model (detection, segmentation, multi-label, localisation, "
+                       "captioning) each image is written as FILE.pred.png with its "
+                       "predictions drawn, and they are listed.", epilog=EPILOG)
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+")
     p.add_argument("--top-k", type=_at_least(1), default=3)
+    p.add_argument("--out", help="scene models: where the drawn images go (default: the "
+                   "checkpoint's folder)")
+    p.add_argument("--score-threshold", type=float, default=0.3, help="detection and "
+                   "segmentation models: boxes scoring less are not drawn or listed (0.3)")
     p.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("summary", help="layer table: shapes, parameters, MACs, receptive field")

@@ -2,9 +2,10 @@
 MNIST-1D GRU; the segmentation models ``fcn`` and ``unet`` (``ember.models.segmentation``,
 (N, num_classes, H, W) logits); the autoencoders (fully connected, convolutional, denoising,
 variational and conditional variational: ``ember.models.autoencoder``, ``ember.models.vae``);
-and, outside the registry of classifiers, the scenes' multi-label and classification +
-localisation CNNs (``ember.models.multitask``), the image captioner (``ShowAttendTell``,
-``ember.models.captioning``), the seq2seq models, the character LSTM (``CharLSTM``), nanoGPT's
+the scenes' multi-label and classification + localisation CNNs (``ember.models.multitask``),
+detectors (``centernet``, ``centernet_mask``: ``ember.models.detection``) and captioner
+(``show_attend_tell``, ``ember.models.captioning``); and, outside the registry, the seq2seq
+models, the character LSTM (``CharLSTM``), nanoGPT's
 GPT (``ember.models.gpt``) and the book "Deep Learning from Scratch"'s networks.
 
 ``get_model("resnet18", num_classes=10)`` builds one; ``from_checkpoint(path)`` rebuilds
@@ -21,7 +22,7 @@ from ember.models.alexnet import AlexNet, alexnet
 from ember.models.autoencoder import (Autoencoder, ConvAutoencoder, DenoisingAutoencoder,
                                       MLPAutoencoder, conv_autoencoder, denoising_autoencoder,
                                       mlp_autoencoder)
-from ember.models.captioning import CaptionVocab, ShowAttendTell
+from ember.models.captioning import CaptionVocab, ShowAttendTell, show_attend_tell
 from ember.models.charlm import CharLSTM
 from ember.models.checkpoint import rebuild as _rebuild
 from ember.models.dlfs import DLFSNet, dlfs_deep_convnet, dlfs_mlp, dlfs_simple_convnet
@@ -45,6 +46,7 @@ from ember.models.resnet import (
     resnet110,
     resnet152,
 )
+from ember.models.detection import centernet, centernet_mask
 from ember.models.segmentation import FCN, UNet, fcn, unet
 from ember.models.vae import VAE, ConditionalVAE, ELBOLoss, cvae, elbo_terms, gaussian_kl, vae
 from ember.models.vgg import (VGG, SmallVGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,
@@ -66,7 +68,8 @@ _BUILDERS = {f.__name__: f for f in (
     vgg19_bn,
     googlenet, gru1d, resnet18, resnet34, resnet50, resnet101, resnet152,
     resnet20, resnet32, resnet44, resnet56, resnet110, vit_tiny, fcn, unet,
-    mlp_autoencoder, conv_autoencoder, denoising_autoencoder, vae, cvae)}
+    mlp_autoencoder, conv_autoencoder, denoising_autoencoder, vae, cvae,
+    multilabel_cnn, localisation_cnn, centernet, centernet_mask, show_attend_tell)}
 
 
 def _no_weights(builder):

@@ -27,7 +27,7 @@ import ember
 import ember.nn.functional as F
 from ember import nn
 
-__all__ = ["CaptionEncoder", "CaptionVocab", "ShowAttendTell", "caption_loss"]
+__all__ = ["CaptionEncoder", "CaptionVocab", "ShowAttendTell", "caption_loss", "show_attend_tell"]
 
 PAD, START, END, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<start>", "<end>", "<unk>")
@@ -323,3 +323,22 @@ class ShowAttendTell(nn.Module):
         finished += [(float(lp), s) for lp, s in zip(logps, seqs)]  # cut at max_len
         best = max(finished, key=lambda f: f[0])  # first of equals: the earliest found
         return best[1], best[0]
+
+
+def show_attend_tell(vocab, attention="additive", embed_size=32, hidden_size=128,
+                     in_channels=1):
+    """The scenes' captioner for the words ``vocab`` (a :class:`CaptionVocab` or its ``itos``
+    list, specials first), which it keeps as ``model.vocab`` to decode ``generate``'s ids; a
+    checkpoint's config stores the list, so ``ember.models.from_checkpoint`` rebuilds both."""
+    if not isinstance(vocab, CaptionVocab):
+        vocab = CaptionVocab.from_state_dict({"itos": list(vocab)})
+    if tuple(vocab.itos[:len(SPECIALS)]) != SPECIALS:
+        raise ValueError(f"show_attend_tell: vocab must start with {SPECIALS}, got "
+                         f"{tuple(vocab.itos[:len(SPECIALS)])}")
+    model = ShowAttendTell(len(vocab), embed_size=embed_size, hidden_size=hidden_size,
+                           attention=attention, in_channels=in_channels)
+    model.vocab = vocab
+    return model
+
+
+show_attend_tell.task = "captioning"  # read by ember.train.autoencode.task_of

@@ -166,3 +166,7 @@ def localisation_loss(logits, boxes, target_classes, target_boxes, image_size=64
     class_loss = F.cross_entropy(logits, target_classes)
     box_loss = F.smooth_l1_loss(boxes / scale, target_boxes / scale, beta=beta)
     return class_loss + box_weight * box_loss, class_loss, box_loss
+
+
+multilabel_cnn.task = "multilabel"  # read by ember.train.autoencode.task_of
+localisation_cnn.task = "localisation"

@@ -192,13 +192,15 @@ def cmd_train(args) -> int:
         _warn("train", "matplotlib is not installed: training without the plots "
               "(pip install matplotlib to get them)")
     ember.manual_seed(cfg.seed)
+    from ember.train import autoencode, scenes
+    task = autoencode.task_of(_choose("model", cfg.model, models_list()))
+    if task in scenes.TASKS:  # they make their scenes from the data set's items
+        _one_process_only(cfg, "the scene models")
+        return scenes.train_scenes(cfg, task, resume, make_plots, _optimizer_and_scheduler,
+                                   cfg_run_dir(cfg))
     train_set, test_set = _datasets(cfg)
-    from ember.train import autoencode
-    if autoencode.task_of(_choose("model", cfg.model, models_list())) != "classification":
-        if pipeline.data_parallel.active():
-            raise UsageError("autoencoders train in one process: run without mpirun")
-        if cfg.pretrained or cfg.freeze or cfg.reinit:
-            raise UsageError("--pretrained, --freeze and --reinit apply to classifiers")
+    if task != "classification":
+        _one_process_only(cfg, "autoencoders")
         return autoencode.train_autoencoder(
             cfg, resume, make_plots, (train_set, test_set), _optimizer_and_scheduler,
             cfg_run_dir(cfg), functools.partial(_autoencoder_kwargs, cfg))
@@ -239,6 +241,14 @@ def cmd_train(args) -> int:
     written = [n for n in names if os.path.exists(os.path.join(run_dir, n))]
     print(f"wrote {run_dir}: {', '.join(written)}")
     return pipeline.data_parallel.finish()
+
+
+def _one_process_only(cfg, what):
+    from ember.train import pipeline
+    if pipeline.data_parallel.active():
+        raise UsageError(f"{what} train in one process: run without mpirun")
+    if cfg.pretrained or cfg.freeze or cfg.reinit:
+        raise UsageError("--pretrained, --freeze and --reinit apply to classifiers")
 
 
 def _transfer(cfg, model, resume):
@@ -318,7 +328,7 @@ def _train_config(args):
         flag = getattr(args, f.name, None)
         if flag is not None:
             values[f.name] = ",".join(flag) if isinstance(flag, list) else flag
-    cfg = TrainConfig(**values)
+    cfg = TrainConfig(**_with_recipe(values))
     _validate(cfg)
     if saved is not None:
         _check_resume(cfg, saved, resume)
@@ -326,6 +336,15 @@ def _train_config(args):
         cfg.name = os.path.basename(os.path.dirname(os.path.abspath(resume)))
         cfg.out_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume)))
     return cfg, resume
+
+
+def _with_recipe(values):
+    """``values`` over the defaults of the model's task where it has its own (the scene
+    models train with Adam: ``ember.train.scenes.recipe``)."""
+    from ember.train import autoencode, scenes
+    model = _choose("model", values.get("model", TrainConfig.model), models_list())
+    task = autoencode.task_of(model)
+    return {**scenes.recipe(task), **values} if task in scenes.TASKS else values
 
 
 # schedules planned over the run's length: a longer resumed run does not stretch them

@@ -16,13 +16,13 @@ def _pyplot():
     return plt
 
 
-def plot_curves(history, path):
-    """Loss and accuracy per epoch, train against validation (and test, where an epoch
-    logged it), side by side."""
+def plot_curves(history, path, metric="accuracy"):
+    """Loss and ``metric`` (the logs' ``train_<metric>``, ``val_<metric>``) per epoch, train
+    against validation (and test, where an epoch logged it), side by side."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy")):
+    for ax, key in zip(axes, ("loss", metric)):
         for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
             values = [h.get(f"{split}_{key}") for h in history]
             if any(v is not None for v in values):

@@ -113,9 +113,7 @@ class Trainer:
         bar = _progress(loader, len(loader), desc, self.progress)
         seen, start = 0, time.perf_counter()
         for step, batch in enumerate(bar, 1):
-            *xs, y = _batch_to(batch, self.device)
-            out = self.ddp(*xs)
-            loss = self.loss_fn(out, y)
+            loss, n, accuracy = self.training_loss(batch)
             value = loss.item()
             if not math.isfinite(value):
                 raise NonFiniteLossError(
@@ -131,11 +129,9 @@ class Trainer:
             self.lrs.append(self.optimizer.param_groups[0]["lr"])
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            n = len(y)
             seen += n
             loss_avg.update(value, n)
-            logits = out[0] if isinstance(out, tuple) else out  # aux heads in training
-            acc_avg.update(self._accuracy(logits, y), n)
+            acc_avg.update(accuracy, n)
             if self.progress and hasattr(bar, "set_postfix"):
                 shown = {"loss": f"{loss_avg.value:.4f}", "acc": f"{acc_avg.value:.4f}",
                          "img_s": f"{seen / (time.perf_counter() - start):.0f}"}
@@ -146,6 +142,16 @@ class Trainer:
                 cb.on_batch_end(self, {"loss": value, "lr": self.lrs[-1]})
         train_loss, train_accuracy = data_parallel.average(loss_avg.value, acc_avg.value)
         return {"train_loss": train_loss, "train_accuracy": train_accuracy}
+
+    def training_loss(self, batch):
+        """``(loss, batch size, accuracy)`` of one training batch: the model (in its
+        DistributedDataParallel wrapper) on every element but the last, ``loss_fn`` on its
+        output and the last; accuracy is NaN where the output is not (N, classes) logits.
+        A task with other batches (``ember.train.scenes``) overrides this."""
+        *xs, y = _batch_to(batch, self.device)
+        out = self.ddp(*xs)
+        logits = out[0] if isinstance(out, tuple) else out  # aux heads in training
+        return self.loss_fn(out, y), len(y), self._accuracy(logits, y)
 
     @staticmethod
     def _accuracy(logits, y):

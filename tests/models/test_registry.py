@@ -5,10 +5,11 @@ import pytest
 import ember
 from ember import models
 
-ALL = ["alexnet", "conv_autoencoder", "cvae", "denoising_autoencoder", "fcn", "googlenet",
-       "gru1d", "lenet5", "mlp_autoencoder", "resnet101", "resnet110", "resnet152",
-       "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "unet",
-       "vae", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+ALL = ["alexnet", "centernet", "centernet_mask", "conv_autoencoder", "cvae",
+       "denoising_autoencoder", "fcn", "googlenet", "gru1d", "lenet5", "localisation_cnn",
+       "mlp_autoencoder", "multilabel_cnn", "resnet101", "resnet110", "resnet152",
+       "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56",
+       "show_attend_tell", "unet", "vae", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
        "vgg_small_bn", "vit_tiny"]
 
 

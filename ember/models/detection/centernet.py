@@ -273,3 +273,6 @@ class CenterNet(nn.Module):
 def centernet(num_classes=11, in_channels=1, **kwargs):
     """The scenes' CenterNet (stride 4, backbone widths 16-32-64-128)."""
     return CenterNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+centernet.task = "detection"  # read by ember.train.autoencode.task_of

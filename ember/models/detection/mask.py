@@ -144,3 +144,6 @@ class CenterNetMask(CenterNet):
 def centernet_mask(num_classes=11, in_channels=1, **kwargs):
     """The scenes' CenterNet with its mask head (28x28 masks from 14x14 RoIAlign windows)."""
     return CenterNetMask(num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+centernet_mask.task = "instance"  # read by ember.train.autoencode.task_of

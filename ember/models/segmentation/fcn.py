@@ -43,3 +43,6 @@ class FCN(nn.Module):
 def fcn(num_classes=11, in_channels=1, widths=(16, 32, 64)):
     """A small FCN (widths per pooling level) for the scenes."""
     return FCN(num_classes=num_classes, in_channels=in_channels, widths=widths)
+
+
+fcn.task = "segmentation"  # read by ember.train.autoencode.task_of

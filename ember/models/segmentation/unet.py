@@ -71,3 +71,6 @@ def unet(num_classes=11, in_channels=1, widths=(16, 32, 64)):
     """The reference U-Net of issue 21 (widths 16-32-64, 2 poolings, BN, transposed-conv
     upsampling)."""
     return UNet(num_classes=num_classes, in_channels=in_channels, widths=widths)
+
+
+unet.task = "segmentation"  # read by ember.train.autoencode.task_of
