@@ -30,7 +30,7 @@ import numpy as np
 from ember import backend
 from ember.autograd import is_grad_enabled
 from ember.distributed.collectives import broadcast
-from ember.distributed.process_group import group_of
+from ember.distributed.process_group import group_of, is_member
 from ember.nn.modules.module import Module
 from ember.ops.inplace import increment_version
 from ember.tensor import Tensor
@@ -49,7 +49,7 @@ def broadcast_coalesced(tensors, group, src=0):
         by_dtype.setdefault(t.array.dtype, []).append(t)
     for ts in by_dtype.values():
         flat = np.concatenate([backend.to_numpy(t.array).ravel() for t in ts])
-        broadcast(Tensor._make(flat), src, group=group)
+        broadcast(Tensor._make(flat), group=group, group_src=src)
         offset = 0
         for t in ts:
             n = t.array.size
@@ -130,6 +130,9 @@ class DistributedDataParallel(Module):
                             f"{type(module).__name__}")
         self.module = module
         self.process_group = group_of(process_group, "DistributedDataParallel")
+        if not is_member(self.process_group):
+            raise ValueError("DistributedDataParallel: this process is not in process_group "
+                             "(new_group gave it GroupMember.NON_GROUP_MEMBER)")
         self.broadcast_buffers, self.find_unused_parameters = broadcast_buffers, \
             find_unused_parameters
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * _MiB)
