@@ -100,6 +100,7 @@ class Trainer:
             logs = {"epoch": self.epoch + 1}
             logs.update(self.train_epoch(train_loader, epochs))
             if val_loader is not None:
+                data_parallel.sync_buffers(self.ddp)  # for subclasses' evaluate (ours syncs too)
                 val = self.evaluate(val_loader)
                 logs.update({"val_loss": val["loss"], "val_accuracy": val["accuracy"]})
             logs["lr"] = self.optimizer.param_groups[0]["lr"]
