@@ -104,7 +104,8 @@ class DistributedDataParallel(Module):
     extra all-reduce of a used-parameter map per step, as PyTorch). Without it every
     parameter must take part in the loss: a backward that ends with parameters the forward
     did not use raises a RuntimeError naming them (PyTorch raises at the next forward; the
-    ``.grad`` of the others then holds this rank's own, unaveraged, gradients).
+    ``.grad`` of the others then holds this rank's own, unaveraged, gradients, and backward
+    stops there).
 
     A gradient that reaches a parameter after it was marked ready (a parameter used outside
     the forward, e.g. a weight penalty added to the loss; a second backward through one
@@ -280,7 +281,7 @@ class DistributedDataParallel(Module):
             f"producing the output: {self._names_of(unused[:10])}"
             + (f" and {len(unused) - 10} more" if len(unused) > 10 else "") +
             ". Their buckets cannot be all-reduced, so no gradient was averaged (.grad holds "
-            "this rank's own). Pass `find_unused_parameters=True` to DistributedDataParallel "
+            "this rank's own, and backward stopped here). Pass `find_unused_parameters=True` to DistributedDataParallel "
             "if parameters may go unused in a forward, or make sure all `forward` function "
             "outputs participate in calculating loss.")
 
