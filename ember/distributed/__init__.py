@@ -3,7 +3,8 @@
 Start N processes with ``mpirun -n N python script.py``; each calls
 ``init_process_group("mpi")`` and then ``get_rank()``, ``get_world_size()``, the collectives
 (``all_reduce``, ``broadcast``, ``all_gather``, ``reduce_scatter``, ``barrier``; in place on
-ember tensors) and ``destroy_process_group()``. ``ember.nn.parallel.DistributedDataParallel``
+ember tensors) and ``destroy_process_group()``; ``new_group(ranks)`` makes a group of some of
+the processes for them. ``ember.nn.parallel.DistributedDataParallel``
 averages gradients over the group, ``ember.nn.SyncBatchNorm`` normalises over the whole
 batch, ``ember.data.DistributedSampler`` gives each rank its shard. mpi4py is imported only
 by ``init_process_group``.
@@ -19,19 +20,25 @@ from ember.distributed.collectives import (
 )
 from ember.distributed.mpi import launcher_world_size
 from ember.distributed.process_group import (
+                                             GroupMember,
                                              ProcessGroup,
                                              ReduceOp,
                                              Work,
                                              default_pg_timeout,
                                              destroy_process_group,
                                              get_backend,
+                                             get_global_rank,
+                                             get_group_rank,
+                                             get_process_group_ranks,
                                              get_rank,
                                              get_world_size,
                                              init_process_group,
                                              is_initialized,
+                                             new_group,
 )
 
 __all__ = [
+    "GroupMember",
     "ProcessGroup",
     "ReduceOp",
     "Work",
@@ -43,6 +50,9 @@ __all__ = [
     "default_pg_timeout",
     "destroy_process_group",
     "get_backend",
+    "get_global_rank",
+    "get_group_rank",
+    "get_process_group_ranks",
     "get_rank",
     "get_world_size",
     "init_process_group",
@@ -51,6 +61,7 @@ __all__ = [
     "is_mpi_available",
     "is_nccl_available",
     "launcher_world_size",
+    "new_group",
     "reduce_scatter",
     "reduce_scatter_tensor",
 ]

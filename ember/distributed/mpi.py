@@ -44,6 +44,18 @@ class MPIBackend:
         self.ops = {"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN,
                     "max": MPI.MAX}
 
+    def subgroup(self, ranks):
+        """A backend over this one's processes ``ranks`` (sorted; group rank i is
+        ``ranks[i]``), built with ``MPI_Comm_create_group``: only those processes call it.
+        Its two communicators are derived from this backend's, so its traffic never mixes
+        with theirs."""
+        sub = object.__new__(MPIBackend)
+        sub.MPI, sub.ops = self.MPI, self.ops
+        sub.comm, sub.control = (c.Create_group(c.Get_group().Incl(list(ranks)))
+                                 for c in (self.comm, self.control))
+        sub.rank, sub.size = sub.comm.Get_rank(), sub.comm.Get_size()
+        return sub
+
     # --- collectives on contiguous host arrays; each returns an MPI request ------------------
     def allreduce(self, buf, op):
         return self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self.ops[op])

@@ -6,6 +6,9 @@ MPI as they are; a GPU tensor is staged through host memory), bump the tensor's 
 are waited with a deadline, the group's ``timeout``: a collective that does not complete in
 time means a peer hung or died, and a rank that waits that long names the ranks that never
 reached the collective on stderr and aborts the whole job (``MPI_Abort``) rather than hang.
+
+``new_group(ranks)`` makes a group of some of the default group's processes (its own MPI
+communicators); collectives and DDP take it as ``group=`` / ``process_group=``.
 """
 from __future__ import annotations
 
@@ -21,17 +24,23 @@ from ember import backend
 from ember.ops.inplace import increment_version
 
 __all__ = [
+    "GroupMember",
     "ProcessGroup",
     "ReduceOp",
     "Work",
     "default_pg_timeout",
     "destroy_process_group",
     "get_backend",
+    "get_global_rank",
+    "get_group_rank",
+    "get_process_group_ranks",
     "get_rank",
     "get_world_size",
     "group_of",
     "init_process_group",
     "is_initialized",
+    "is_member",
+    "new_group",
 ]
 
 # PyTorch waits 30 minutes by default; ember 10 (PyTorch's NCCL default), and
@@ -76,13 +85,17 @@ class Work:
 
 
 class ProcessGroup:
-    """The processes of one job: ``rank`` of ``size``, a backend, a timeout in seconds."""
+    """Processes that communicate together: ``rank`` of ``size`` (this process's rank in the
+    group), ``ranks`` (the group's processes as ranks of the default group), a backend, a
+    timeout in seconds."""
 
-    def __init__(self, backend_impl, timeout):
+    def __init__(self, backend_impl, timeout, ranks=None):
         self.backend = backend_impl
         self.rank, self.size = backend_impl.rank, backend_impl.size
+        self.ranks = list(range(self.size)) if ranks is None else list(ranks)
         self.timeout = float(timeout)
         self.seq = 0  # collectives started so far (the same count on every rank)
+        self.destroyed = False
 
     def start(self, request, what, finish=None):
         self.seq += 1
@@ -104,10 +117,13 @@ class ProcessGroup:
 
     def fail(self, work, limit):
         grace = min(max(limit / 2, 1.0), 10.0)
-        silent = self.backend.silent_ranks(work.seq, grace)
+        silent = [self.ranks[r] for r in self.backend.silent_ranks(work.seq, grace)]
         who = (", ".join(f"rank {r}" for r in silent) + " did not reach it" if silent else "every rank is waiting (they called different collectives)")
         sys.stdout.flush()
-        print(f"ember.distributed: rank {self.rank}: {work.what} (collective #{work.seq}) did "
+        where = f" in the group of ranks {self.ranks}" if _WORLD is not None and \
+            self.ranks != _WORLD.ranks else ""
+        print(f"ember.distributed: rank {self.ranks[self.rank]}: {work.what}{where} "
+              f"(collective #{work.seq}) did "
               f"not complete within {limit:g} s: {who} (hung or dead); aborting the job",
               file=sys.stderr, flush=True)
         self.backend.abort(1)
@@ -115,6 +131,25 @@ class ProcessGroup:
 
 
 _WORLD = None  # the default process group
+_SUBGROUPS = []  # the groups new_group made (destroyed with the default group)
+
+
+class _WorldMeta(type):
+    @property
+    def WORLD(cls):  # PyTorch's name
+        return _WORLD
+
+
+class GroupMember(metaclass=_WorldMeta):
+    """PyTorch's ``GroupMember``: ``WORLD`` is the default group, ``NON_GROUP_MEMBER`` what
+    :func:`new_group` returns on a process outside the new group (collectives on it do
+    nothing, as PyTorch)."""
+    NON_GROUP_MEMBER = -100
+
+
+def is_member(group):
+    """False for ``GroupMember.NON_GROUP_MEMBER``."""
+    return not (isinstance(group, int) and group == GroupMember.NON_GROUP_MEMBER)
 
 
 def _seconds(timeout):
@@ -152,11 +187,54 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
 
 
 def destroy_process_group(group=None):
-    """Leave the default process group (MPI itself stays initialised until exit)."""
+    """Leave ``group``, by default the default process group and every group made from it
+    (MPI itself stays initialised until exit)."""
     global _WORLD
-    if _WORLD is not None and group in (None, _WORLD):
+    if group is not None and group is not _WORLD:
+        if is_member(group) and not group.destroyed:
+            group.backend.destroy()
+            group.destroyed = True
+        if group in _SUBGROUPS:
+            _SUBGROUPS.remove(group)
+        return
+    if _WORLD is not None:
+        while _SUBGROUPS:
+            destroy_process_group(_SUBGROUPS[-1])
         _WORLD.backend.destroy()
+        _WORLD.destroyed = True
         _WORLD = None
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
+              use_local_synchronization=False, group_desc=None, device_id=None):
+    """A process group of the default group's processes ``ranks`` (default: all of them),
+    PyTorch's ``torch.distributed.new_group``: group rank i is the i-th smallest of
+    ``ranks``. Every process of the default group calls it with the same ``ranks`` (PyTorch's
+    rule; with MPI only the members communicate, so with
+    ``use_local_synchronization=True`` only they need to); a process outside gets
+    ``GroupMember.NON_GROUP_MEMBER``. Pass the group as ``group=`` to the collectives (ranks
+    and sizes in them are the group's; ``broadcast``'s ``src`` is a global rank,
+    ``group_src`` a group rank) or as DistributedDataParallel's ``process_group``. Its
+    timeout defaults to the default group's."""
+    world = group_of(None, "new_group")
+    if backend not in (None, world.backend.name):
+        raise ValueError(f"new_group: backend {backend!r} differs from the default group's "
+                         f"{world.backend.name!r} (ember has one backend per job)")
+    if ranks is None:
+        ranks = range(world.size)
+    ranks = list(ranks)
+    bad = [r for r in ranks if isinstance(r, bool) or not isinstance(r, (int, np.integer))
+           or not 0 <= r < world.size]
+    if bad or not ranks or len(set(ranks)) != len(ranks):
+        raise ValueError(f"new_group: ranks must be distinct ranks of the default group (0 to "
+                         f"{world.size - 1}), at least one; got {ranks}")
+    ranks = sorted(int(r) for r in ranks)
+    if world.rank not in ranks:
+        return GroupMember.NON_GROUP_MEMBER
+    group = ProcessGroup(world.backend.subgroup(ranks),
+                         world.timeout if timeout is None else _seconds(timeout), ranks)
+    _SUBGROUPS.append(group)
+    return group
 
 
 def is_initialized() -> bool:
@@ -164,8 +242,11 @@ def is_initialized() -> bool:
 
 
 def group_of(group, what="distributed"):
-    """``group`` or the default group; a ValueError when there is none."""
+    """``group`` or the default group; a ValueError when there is none (or ``group`` was
+    destroyed). ``GroupMember.NON_GROUP_MEMBER`` is returned as it is."""
     if group is not None:
+        if getattr(group, "destroyed", False):
+            raise ValueError(f"{what}: the process group was destroyed")
         return group
     if _WORLD is None:
         raise ValueError(f"{what}: default process group has not been initialized, please "
@@ -174,11 +255,41 @@ def group_of(group, what="distributed"):
 
 
 def get_rank(group=None) -> int:
-    return group_of(group, "get_rank").rank
+    """This process's rank in ``group`` (-1 outside it, as PyTorch)."""
+    g = group_of(group, "get_rank")
+    return g.rank if is_member(g) else -1
 
 
 def get_world_size(group=None) -> int:
-    return group_of(group, "get_world_size").size
+    """The number of processes in ``group`` (-1 outside it, as PyTorch)."""
+    g = group_of(group, "get_world_size")
+    return g.size if is_member(g) else -1
+
+
+def get_process_group_ranks(group):
+    """The ranks (in the default group) of ``group``'s processes, in group-rank order."""
+    g = group_of(group, "get_process_group_ranks")
+    if not is_member(g):
+        raise ValueError("get_process_group_ranks: this process is not in the group")
+    return list(g.ranks)
+
+
+def get_global_rank(group, group_rank):
+    """The default group's rank of ``group``'s rank ``group_rank``."""
+    ranks = get_process_group_ranks(group)
+    if not 0 <= group_rank < len(ranks):
+        raise ValueError(f"get_global_rank: group rank {group_rank} is not in a group of "
+                         f"{len(ranks)}")
+    return ranks[group_rank]
+
+
+def get_group_rank(group, global_rank):
+    """``group``'s rank of the default group's rank ``global_rank``."""
+    ranks = get_process_group_ranks(group)
+    if global_rank not in ranks:
+        raise ValueError(f"get_group_rank: global rank {global_rank} is not part of the "
+                         f"group of ranks {ranks}")
+    return ranks.index(global_rank)
 
 
 def get_backend(group=None) -> str:

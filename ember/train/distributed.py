@@ -130,3 +130,56 @@ def sync_buffers(model):
     from ember.nn.parallel import DistributedDataParallel
     if active() and isinstance(model, DistributedDataParallel):
         model.sync_buffers()
+
+
+# --- sharded evaluation ----------------------------------------------------------------------
+def shard_loader(loader):
+    """For evaluation under a group of several ranks: a DataLoader over this rank's
+    contiguous block of ``loader``'s data set (rank r of N gets items ``len * r // N`` to
+    ``len * (r + 1) // N``: no padding, every item on exactly one rank, the blocks in rank
+    order are the loader's order), with its batch size and settings. None outside a group,
+    or when ``loader`` is not a plain unshuffled ``DataLoader`` (a sampler of its own, a
+    ``collate_fn``, ``drop_last``, fewer items than ranks): then every rank evaluates all
+    of it."""
+    from ember.data import DataLoader
+    from ember.data.sampler import BatchSampler, SequentialSampler
+    if not active() or not isinstance(loader, DataLoader):
+        return None
+    world = distributed.get_world_size()
+    plain = (type(loader.sampler) is SequentialSampler and
+             type(loader.batch_sampler) is BatchSampler and loader.collate_fn is None and
+             not loader.drop_last and loader.sampler.data_source is loader.dataset)
+    if not plain or len(loader.dataset) < world:
+        return None
+    n, rank = len(loader.dataset), distributed.get_rank()
+    return DataLoader(loader.dataset, batch_size=loader.batch_size,
+                      sampler=range(n * rank // world, n * (rank + 1) // world),
+                      num_workers=loader.num_workers, prefetch_factor=loader.prefetch_factor,
+                      device=loader.device, generator=loader.generator)
+
+
+def sum_over_ranks(*values):
+    """The sum over ranks of each number (float64: counts stay exact below 2**53)."""
+    import ember
+    t = ember.tensor([float(v) for v in values], dtype=ember.float64)
+    distributed.all_reduce(t)
+    return tuple(t.tolist())
+
+
+def gather_rows(array):
+    """Every rank's ``array`` (the same trailing shape and dtype on every rank, any number
+    of rows) concatenated along dim 0 in rank order, on every rank."""
+    import numpy as np
+
+    import ember
+    array = np.ascontiguousarray(array)
+    world = distributed.get_world_size()
+    sizes = [ember.zeros(1, dtype=ember.int64) for _ in range(world)]
+    distributed.all_gather(sizes, ember.tensor([array.size], dtype=ember.int64))
+    sizes = [int(s.item()) for s in sizes]
+    send = np.zeros(max(sizes), array.dtype)
+    send[:array.size] = array.ravel()
+    parts = [ember.tensor(np.zeros_like(send)) for _ in range(world)]
+    distributed.all_gather(parts, ember.tensor(send))
+    rows = [p.numpy()[:n].reshape((-1,) + array.shape[1:]) for p, n in zip(parts, sizes)]
+    return np.concatenate(rows)

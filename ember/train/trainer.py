@@ -40,6 +40,17 @@ def _progress(iterable, total, desc, enabled):
                 unit="batch")
 
 
+def _misclassified(dataset, preds, targets, k):
+    """The first ``k`` misclassified items of ``dataset`` as (input array, true, predicted)
+    (what :meth:`Trainer.evaluate` keeps, found from the gathered predictions)."""
+    out = []
+    for i in np.flatnonzero(preds != targets)[:k]:
+        x = dataset[int(i)][0]
+        x = backend.to_numpy(x.array) if isinstance(x, ember.Tensor) else np.asarray(x)
+        out.append((x, int(targets[i]), int(preds[i])))
+    return out
+
+
 class Trainer:
     """Train ``model`` with ``loss_fn`` and ``optimizer``.
 
@@ -89,7 +100,7 @@ class Trainer:
             logs = {"epoch": self.epoch + 1}
             logs.update(self.train_epoch(train_loader, epochs))
             if val_loader is not None:
-                data_parallel.sync_buffers(self.ddp)
+                data_parallel.sync_buffers(self.ddp)  # for subclasses' evaluate (ours syncs too)
                 val = self.evaluate(val_loader)
                 logs.update({"val_loss": val["loss"], "val_accuracy": val["accuracy"]})
             logs["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -169,12 +180,22 @@ class Trainer:
 
     def evaluate(self, loader, num_classes=None, keep_examples=0):
         """Loss, accuracy and (with ``num_classes``) the confusion matrix on ``loader``;
-        ``keep_examples`` > 0 keeps that many misclassified inputs for plotting."""
+        ``keep_examples`` > 0 keeps that many misclassified inputs for plotting.
+
+        In a process group of several ranks every rank must call it (it communicates):
+        rank 0's buffers (BatchNorm statistics) are copied to every rank, each rank
+        evaluates its own block of a plain unshuffled loader
+        (:func:`ember.train.distributed.shard_loader`), and the loss sum, counts,
+        predictions and targets are combined over the ranks, so every rank returns the
+        figures one process would (counts, predictions, confusion matrix and misclassified
+        examples exactly; the loss to float rounding: the batches differ)."""
         self.model.eval()
+        data_parallel.sync_buffers(self.ddp)
+        shard = data_parallel.shard_loader(loader)
         loss_avg, correct, total = RunningAverage(), 0, 0
         preds, targets, wrong = [], [], []
         with ember.no_grad():
-            for batch in loader:
+            for batch in loader if shard is None else shard:
                 *xs, y = _batch_to(batch, self.device)
                 out = self.model(*xs)
                 loss_avg.update(self.loss_fn(out, y).item(), len(y))
@@ -184,15 +205,24 @@ class Trainer:
                 total += len(true)
                 preds.append(pred)
                 targets.append(true)
-                if keep_examples and len(wrong) < keep_examples:
+                if keep_examples and shard is None and len(wrong) < keep_examples:
                     bad = np.flatnonzero(pred != true)[:keep_examples - len(wrong)]
                     inputs = backend.to_numpy(xs[0].array)
                     wrong.extend((inputs[i], int(true[i]), int(pred[i])) for i in bad)
+        preds = np.concatenate(preds) if preds else np.zeros(0, np.int64)
+        targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
+        if shard is not None:  # every rank's sums and rows, in the loader's order
+            loss_avg.total, correct, total = data_parallel.sum_over_ranks(
+                loss_avg.total, correct, total)
+            correct, total = int(correct), int(total)
+            loss_avg.count = total
+            preds, targets = data_parallel.gather_rows(preds), data_parallel.gather_rows(
+                targets)
+            if keep_examples:
+                wrong = _misclassified(loader.dataset, preds, targets, keep_examples)
         result = {"loss": loss_avg.value, "accuracy": correct / max(total, 1),
-                  "correct": correct, "total": total,
-                  "predictions": np.concatenate(preds) if preds else np.zeros(0, np.int64),
-                  "targets": np.concatenate(targets) if targets else np.zeros(0, np.int64),
-                  "misclassified": wrong}
+                  "correct": correct, "total": total, "predictions": preds,
+                  "targets": targets, "misclassified": wrong}
         if num_classes:
             result["confusion"] = confusion_matrix(result["predictions"], result["targets"],
                                                    num_classes)

@@ -144,4 +144,96 @@ def _():
     assert all(np.array_equal(a, before[0]) for a in after)
 
 
+class Branchy(nn.Module):
+    """A trunk and two heads; ``forward(x, heads)`` uses only the heads it is given (the
+    others are unused parameters on this rank, on this step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(4, 6)
+        self.a, self.b = nn.Linear(6, 3), nn.Linear(6, 3)
+
+    def forward(self, x, heads):
+        h = self.trunk(x).tanh()
+        out = 0
+        for name in heads:
+            out = out + getattr(self, name)(h)
+        return out
+
+
+# per step, per rank: the heads used; step 1 leaves b unused on every rank
+HEADS = [lambda r: "ab" if r == 0 else "a", lambda r: "a", lambda r: "b" if r else "ab"]
+
+
+@section("find_unused")
+def _():
+    # each rank's forward uses its own heads; the reference runs every rank's shard with
+    # that rank's heads in one process, its loss the mean of the ranks' losses
+    ember.manual_seed(rank)
+    model = Branchy().double()
+    ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
+                                              bucket_cap_mb=0.0001)
+    ref = Branchy().double()
+    ref.load_state_dict(model.state_dict())
+    opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    n = B // world
+    for step, heads in enumerate(HEADS):
+        g = np.random.default_rng(step)
+        x = ember.tensor(g.standard_normal((B, 4)))
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        ddp(shard(x), heads(rank)).square().mean().backward()
+        sum(ref(x[r * n:(r + 1) * n], heads(r)).square().mean()
+            for r in range(world)).div(world).backward()
+        for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+            assert (p.grad is None) == (q.grad is None), (step, name, q.grad is None)
+            if q.grad is not None:
+                check(f"step {step} grad {name}", p.grad.numpy(), q.grad.numpy(), 1e-12)
+        opt.step()
+        ref_opt.step()
+    same_parameters("find_unused", model, ref, 1e-12)
+    # a parameter unused on every rank keeps the .grad it had (here a different one per
+    # rank); one used somewhere gets the average of every rank's .grad (zeros for None)
+    stale = np.full((3, 6), float(rank))
+    model.b.weight.grad = ember.tensor(stale.copy())
+    model.trunk.bias.grad = None
+    ddp(shard(ember.ones(B, 4, dtype=ember.float64)), "a").sum().backward()
+    assert np.array_equal(model.b.weight.grad.numpy(), stale)
+
+
+@section("unused_error")
+def _():
+    ember.manual_seed(0)
+    ddp = nn.parallel.DistributedDataParallel(Branchy().double(), bucket_cap_mb=0.0001)
+    x = ember.randn(3, 4, dtype=ember.float64)
+    try:
+        ddp(x, "a").sum().backward()
+    except RuntimeError as e:
+        assert "b.weight" in str(e) and "find_unused_parameters=True" in str(e), str(e)
+        assert "a.weight" not in str(e), str(e)
+    else:
+        raise AssertionError("a backward with unused parameters did not raise")
+
+
+@section("marked_twice")
+def _():
+    ember.manual_seed(0)
+    model = Branchy().double()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    loss = ddp(ember.randn(3, 4, dtype=ember.float64), "ab").sum()
+    loss.backward(retain_graph=True)
+    averaged = model.a.weight.grad.numpy().copy()
+    try:
+        loss.backward()
+    except RuntimeError as e:
+        assert "Expected to mark a variable ready only once" in str(e), str(e)
+    else:
+        raise AssertionError("a second backward through one forward did not raise")
+    # the first backward's gradients are the same on every rank
+    got = [ember.zeros(*averaged.shape, dtype=ember.float64) for _ in range(world)]
+    dist.all_gather(got, ember.tensor(averaged))
+    assert all(np.array_equal(t.numpy(), averaged) for t in got)
+
+
 dist.destroy_process_group()

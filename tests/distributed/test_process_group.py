@@ -1,9 +1,10 @@
 """The process group without MPI: PyTorch's names, errors before init, the deadline (a
-one-process loopback backend whose requests never complete)."""
+one-process loopback backend whose requests never complete); subgroups (``new_group``) on 2
+and 3 processes (tests/distributed/_worker_groups.py)."""
 import datetime
 
 import pytest
-from _mpi import loopback_group
+from _mpi import assert_section, loopback_group
 
 import ember
 import ember.distributed as dist
@@ -14,7 +15,9 @@ def test_pytorch_names():
     for name in ("init_process_group", "destroy_process_group", "is_initialized", "get_rank",
                  "get_world_size", "get_backend", "all_reduce", "broadcast", "all_gather",
                  "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor",
-                 "barrier", "is_available", "is_mpi_available", "is_nccl_available", "ReduceOp"):
+                 "barrier", "is_available", "is_mpi_available", "is_nccl_available", "ReduceOp",
+                 "new_group", "GroupMember", "get_process_group_ranks", "get_global_rank",
+                 "get_group_rank"):
         assert hasattr(dist, name), name
     assert {op.name for op in ReduceOp} == {"SUM", "AVG", "PRODUCT", "MIN", "MAX"}
     assert dist.is_available() and not dist.is_nccl_available()
@@ -23,9 +26,10 @@ def test_pytorch_names():
 
 def test_nothing_before_init():
     assert not dist.is_initialized()
-    for fn in (dist.get_rank, dist.get_world_size, dist.get_backend):
+    for fn in (dist.get_rank, dist.get_world_size, dist.get_backend, dist.new_group):
         with pytest.raises(ValueError, match="init_process_group"):
             fn()
+    assert dist.GroupMember.WORLD is None
     dist.destroy_process_group()  # nothing to destroy: no error
 
 
@@ -69,3 +73,26 @@ def test_timeout_from_the_environment(monkeypatch):
     from ember.distributed import process_group
     assert process_group.default_pg_timeout == datetime.timedelta(minutes=10)
     assert process_group._seconds(datetime.timedelta(seconds=3)) == 3.0
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("name", ["new_group", "ddp_on_a_group", "new_group_errors"])
+def test_new_group_on_several_processes(n, name):
+    assert_section(n, "_worker_groups.py", name)
+
+
+def test_a_collective_on_a_group_of_other_processes_does_nothing():
+    t = ember.ones(3)
+    with pytest.warns(UserWarning, match="does not belong to the given group"):
+        assert dist.all_reduce(t, group=dist.GroupMember.NON_GROUP_MEMBER) is None
+    assert ember.equal(t, ember.ones(3))
+    assert dist.get_rank(dist.GroupMember.NON_GROUP_MEMBER) == -1
+
+
+def test_a_group_names_global_ranks_when_it_times_out(capsys):
+    from _mpi import Loopback
+    g = dist.ProcessGroup(Loopback(stuck=True), 0.05, ranks=[2])  # rank 2's one-rank group
+    assert dist.get_process_group_ranks(g) == [2] and dist.get_global_rank(g, 0) == 2
+    with pytest.raises(SystemExit):
+        dist.barrier(group=g)
+    assert "ember.distributed: rank 2: barrier (collective #1)" in capsys.readouterr().err

@@ -15,6 +15,11 @@ def test_trainer_on_two_processes(name, tmp_path_factory):
     assert_section(2, ("_worker_trainer.py", str(folder)), name)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_evaluation_is_sharded_and_equals_one_process(n):
+    assert_section(n, "_worker_evaluate.py", "sharded_evaluation")
+
+
 def test_ember_train_and_resume_under_mpirun(tmp_path):
     out = mpirun(2, "-m", "ember", "train", "--model", "lenet5", "--epochs", "1", "--limit",
                  "300", "--batch-size", "32", "--no-progress", "--name", "dp", "--out-dir",
@@ -27,6 +32,14 @@ def test_ember_train_and_resume_under_mpirun(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["dp"]
     state = ember.load(str(run_dir / "last.ckpt"))
     assert state["epoch"] == 1
+    # the test set was split over the ranks, and the figures are those of one process
+    import json
+
+    from ember.train import pipeline
+    results = json.loads((run_dir / "results.json").read_text())
+    one = pipeline.evaluate_checkpoint(str(run_dir / "last.ckpt"))
+    assert results["total"] == one["total"] == 60 and results["correct"] == one["correct"]
+    assert results["loss"] == pytest.approx(one["loss"], rel=1e-6)
     steps = -(-270 // 2 // 32)  # per-process batches: half the steps of one process
     assert len(state["lrs"]) == steps
     again = mpirun(2, "-m", "ember", "train", "--resume", str(run_dir / "last.ckpt"),
@@ -46,3 +59,5 @@ def test_no_process_group_changes_nothing():
     assert data_parallel.rank0_text("a") == "a"
     assert data_parallel.setup() is True  # not under mpirun: no group
     data_parallel.set_epoch(object(), 3)  # a loader without a sampler: nothing to do
+    from ember.data import DataLoader
+    assert data_parallel.shard_loader(DataLoader(list(range(5)), batch_size=2)) is None

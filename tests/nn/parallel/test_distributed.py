@@ -13,7 +13,8 @@ from ember.nn.parallel import DistributedDataParallel as DDP
 
 
 @pytest.mark.parametrize("n", [2, 3])
-@pytest.mark.parametrize("name", ["ddp", "buckets", "no_sync", "broadcast_buffers"])
+@pytest.mark.parametrize("name", ["ddp", "buckets", "no_sync", "broadcast_buffers",
+                                  "find_unused", "unused_error", "marked_twice"])
 def test_ddp_equals_one_process_on_the_global_batch(n, name):
     assert_section(n, "_worker_ddp.py", name)
 
@@ -60,7 +61,7 @@ def test_errors():
     model = _model()
     ddp = DDP(model, process_group=loopback_group())
     x = ember.randn(2, 4, dtype=ember.float64)
-    with pytest.raises(RuntimeError, match="received a gradient after its all-reduce"):
+    with pytest.raises(RuntimeError, match=r"Expected to mark a variable ready only once.*2\.weight"):
         (ddp(x).sum() + model[2].weight.sum() * 0 + model[2].weight.sum()).backward()
     # a backward that reached only part of the parameters, then a new forward
 
@@ -115,3 +116,86 @@ def test_buckets_start_during_backward_as_they_fill(overlap):
     # gradients exist; without overlap all four start at the end
     assert seen == ([1, 1, 3, 3] if overlap else [3, 3, 3, 3])
     assert all(p.grad is not None for p in model.parameters())
+
+
+class Partly(nn.Module):
+    """``used`` takes part in the output, ``unused`` does not."""
+
+    def __init__(self):
+        super().__init__()
+        self.used, self.unused = nn.Linear(2, 2).double(), nn.Linear(2, 2).double()
+
+    def forward(self, x):
+        return self.used(x)
+
+
+def test_unused_parameters_without_the_flag_raise_naming_them():
+    ddp = DDP(Partly(), process_group=loopback_group())
+    x = ember.randn(3, 2, dtype=ember.float64)
+    with pytest.raises(RuntimeError, match=r"unused\.weight \(index 2\), unused\.bias .*"
+                                           r"find_unused_parameters=True"):
+        ddp(x).sum().backward()
+    # as PyTorch, the next forward refuses to start while the reduction is unfinished
+    with pytest.raises(RuntimeError, match=r"Expected to have finished reduction in the prior "
+                                           r"iteration.*unused\.weight"):
+        ddp(x)
+    with ember.no_grad():  # an evaluation forward checks nothing
+        ddp(x)
+
+
+def test_find_unused_parameters_keeps_grads_of_globally_unused_untouched():
+    model = Partly()
+    ref = Partly()
+    ref.load_state_dict(model.state_dict())
+    ddp = DDP(model, process_group=loopback_group(), find_unused_parameters=True)
+    x = ember.randn(3, 2, dtype=ember.float64)
+    model.unused.weight.grad = ember.ones(2, 2, dtype=ember.float64)  # a stale gradient
+    out = ddp(x)
+    model.zero_grad()  # the Trainer's order: forward, zero_grad, backward
+    out.square().sum().backward()
+    ref(x).square().sum().backward()
+    assert model.unused.weight.grad is None and model.unused.bias.grad is None
+    assert np.allclose(model.used.weight.grad.numpy(), ref.used.weight.grad.numpy(),
+                       rtol=1e-14, atol=0)
+    model.unused.weight.grad = ember.ones(2, 2, dtype=ember.float64)
+    ddp(x).sum().backward()  # not zeroed: unused on every rank, left as it was
+    assert np.array_equal(model.unused.weight.grad.numpy(), np.ones((2, 2)))
+
+
+def test_a_second_backward_through_one_forward_raises_naming_the_parameter():
+    model = _model()
+    ddp = DDP(model, process_group=loopback_group())
+    loss = ddp(ember.randn(2, 4, dtype=ember.float64)).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"Expected to mark a variable ready only once\. "
+                                           r"Parameter 2\.weight \(index 2\) received a gradient "
+                                           r"after this backward's reduction had finished"):
+        loss.backward()
+    # a parameter the forward's graph does not lead to, used outside it
+    ddp = DDP(Partly(), process_group=loopback_group(), find_unused_parameters=True)
+    out = ddp(ember.randn(3, 2, dtype=ember.float64))
+    with pytest.raises(RuntimeError, match=r"unused\.weight .*forward's graph did not lead to"):
+        (out.sum() + ddp.module.unused.weight.sum()).backward()
+
+
+def test_the_forward_decides_whether_its_backward_is_reduced():
+    model = _model()
+    group = loopback_group()
+    calls = []
+    started = group.backend.allreduce
+    group.backend.allreduce = lambda buf, op: calls.append(op) or started(buf, op)
+    ddp = DDP(model, process_group=group)
+    x = ember.randn(2, 4, dtype=ember.float64)
+    with ddp.no_sync():
+        out = ddp(x)
+    out.sum().backward()  # a no_sync forward: local, even with the backward outside
+    assert calls == []
+    out = ddp(x)
+    with ddp.no_sync():
+        out.sum().backward()  # a synced forward: reduced, as PyTorch
+    assert calls == ["sum"]
+    with pytest.raises(RuntimeError, match="without a new forward"):
+        model(x).sum().backward()  # the wrapped module called directly, after a step
+    with ddp.no_sync():
+        model(x).sum().backward()  # ... asked to be local
+    assert calls == ["sum"]
