@@ -34,7 +34,7 @@ import ember
 from ember import backend
 from ember.data import DataLoader, Dataset, TensorDataset
 from ember.data.noise import GaussianNoise, noisy_copy
-from ember.train.callbacks import Callback, CSVLogger, JSONLLogger, ModelCheckpoint
+from ember.train.callbacks import Callback, run_files
 from ember.train.metrics import RunningAverage
 from ember.train.pipeline import RunError, images_of, limit, load_run_state
 from ember.train.trainer import Trainer, _batch_to
@@ -217,9 +217,7 @@ def train_autoencoder(cfg, resume, make_plots, datasets, optimizer_and_scheduler
         device=cfg.device, progress=cfg.progress,
         config=dict(dataclasses.asdict(cfg), model_kwargs=kwargs, task=model.task,
                     preprocessing=preprocessing),
-        callbacks=[TaskLogs(), ModelCheckpoint(run_dir, monitor="val_loss", mode="min"),
-                   CSVLogger(os.path.join(run_dir, "metrics.csv")),
-                   JSONLLogger(os.path.join(run_dir, "metrics.jsonl"))])
+        callbacks=[TaskLogs(), *run_files(run_dir, monitor="val_loss", mode="min")])
     if resume:
         trainer.resume(resume)
         print(f"resumed from {resume} after epoch {trainer.epoch}")

@@ -137,3 +137,11 @@ class TensorBoardLogger(Callback):
 
     def on_fit_end(self, trainer):
         self.writer.close()
+
+
+def run_files(run_dir, monitor="val_accuracy", mode="max"):
+    """The callbacks of an ``ember train`` run folder: ``last.ckpt`` / ``best.ckpt`` (by
+    ``monitor``), ``metrics.csv`` and ``metrics.jsonl``."""
+    return [ModelCheckpoint(run_dir, monitor=monitor, mode=mode),
+            CSVLogger(os.path.join(run_dir, "metrics.csv")),
+            JSONLLogger(os.path.join(run_dir, "metrics.jsonl"))]

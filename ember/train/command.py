@@ -183,7 +183,8 @@ def _model_kwargs(name, num_classes, in_channels, image_size):
 
 def cmd_train(args) -> int:
     import ember
-    from ember.train import CSVLogger, JSONLLogger, ModelCheckpoint, Trainer, pipeline
+    from ember.train import Trainer, pipeline
+    from ember.train.callbacks import run_files
 
     cfg, resume = _train_config(args)
     main_rank = pipeline.data_parallel.setup()  # mpirun -n N: rank 0 alone prints, writes
@@ -220,9 +221,7 @@ def cmd_train(args) -> int:
                       scheduler_interval=interval, device=cfg.device, progress=cfg.progress,
                       config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs,
                                   preprocessing=pipeline.preprocessing(loaders)),
-                      callbacks=[ModelCheckpoint(run_dir), CSVLogger(os.path.join(
-                          run_dir, "metrics.csv")), JSONLLogger(os.path.join(
-                              run_dir, "metrics.jsonl"))])
+                      callbacks=run_files(run_dir))
     if resume:
         trainer.resume(resume)
         print(f"resumed from {resume} after epoch {trainer.epoch}")

@@ -43,7 +43,7 @@ import ember.nn.functional as F
 from ember import models
 from ember.data import DataLoader, Dataset
 from ember.data.datasets.scenes import SCENE_CLASSES, FashionScenes
-from ember.train.callbacks import Callback, CSVLogger, JSONLLogger, ModelCheckpoint
+from ember.train.callbacks import Callback, run_files
 from ember.train.pipeline import RunError
 from ember.train.trainer import Trainer
 
@@ -360,9 +360,7 @@ def train_scenes(cfg, task, resume, make_plots, optimizer_and_scheduler, run_dir
         grad_clip=CAPTION_CLIP if task == "captioning" else None,
         config=dict(dataclasses.asdict(cfg), model_kwargs=kwargs, task=task,
                     preprocessing=preprocessing),
-        callbacks=[SceneLogs(), ModelCheckpoint(run_dir, monitor=f"val_{HEADLINE[task]}"),
-                   CSVLogger(os.path.join(run_dir, "metrics.csv")),
-                   JSONLLogger(os.path.join(run_dir, "metrics.jsonl"))])
+        callbacks=[SceneLogs(), *run_files(run_dir, monitor=f"val_{HEADLINE[task]}")])
     if resume:
         trainer.resume(resume)
         print(f"resumed from {resume} after epoch {trainer.epoch}")

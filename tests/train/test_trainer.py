@@ -114,3 +114,12 @@ def test_tensorboard_event_files(tmp_path):
             callbacks=[TensorBoardLogger(str(tmp_path))]).fit(train, val, epochs=1)
     events = [f for f in os.listdir(tmp_path) if f.startswith("events.out.tfevents")]
     assert events and os.path.getsize(tmp_path / events[0]) > 0
+
+
+def test_run_files_are_the_run_folders_callbacks(tmp_path):
+    from ember.train.callbacks import run_files
+    checkpoint, csv_log, jsonl_log = run_files(str(tmp_path), monitor="val_miou")
+    assert isinstance(checkpoint, ModelCheckpoint) and checkpoint.monitor == "val_miou"
+    assert checkpoint.mode == "max" and checkpoint.directory == str(tmp_path)
+    assert isinstance(csv_log, CSVLogger) and isinstance(jsonl_log, JSONLLogger)
+    assert run_files(str(tmp_path), "val_loss", "min")[0].mode == "min"
