@@ -168,15 +168,17 @@ def explain_images(checkpoint, paths, method="gradcam", layer=None, target=None,
     checkpoint). ``target``: a class index or name, or None for the predicted class.
     Returns [(label, predicted class, explained class, path written), ...]."""
     from ember.train import pipeline
-    model, _cfg, info = _load(checkpoint)
+    model, cfg, info = _load(checkpoint)
     mean, std, scale = _stats(info)
     names = list(info.get("class_names") or [])
     out_dir = out_dir or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "explain")
     _check_method_fits(model, method)
     written = []
+    channels = cfg["model_kwargs"].get("in_channels", 1)
     for path in paths:
-        for label, img in pipeline.read_images(path, info.get("image_size")):
-            x = ember.tensor(((img / scale - mean) / std)[None, None], dtype=ember.float64)
+        for label, img in pipeline.read_images(path, info.get("image_size"), channels):
+            x = ember.tensor(pipeline.batch_of_one((img / scale - mean) / std, channels),
+                             dtype=ember.float64)
             with ember.no_grad():
                 probs = model(x).softmax(1).numpy()[0]
             names = names or [str(i) for i in range(len(probs))]

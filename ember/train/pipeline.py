@@ -216,8 +216,9 @@ class _NoOptimizer:
     param_groups = [{"lr": 0.0}]
 
 
-def read_image(path):
-    """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255].
+def read_image(path, channels=1):
+    """An image file (PNG, JPEG through matplotlib; or .npy) as a float array in [0, 255]:
+    gray (H, W), or (3, H, W) with ``channels=3`` (the model's ``in_channels``).
 
     A .npy file may hold one image or a stack of them (N x H x W, N x 1 x H x W or
     N x H x W x 1 when its trailing size matches ``image_size`` in :func:`read_images`).
@@ -253,23 +254,37 @@ def read_image(path):
                            "PNG/JPEG images or .npy files") from None
         if img.size and img.max() <= 1.0:
             img = img * 255.0
-    if img.ndim == 3 and img.shape[-1] in (3, 4) and img.shape[0] not in (1, 3, 4):
-        img = img[..., :3].mean(-1)  # RGB(A) HWC -> gray
-    elif img.ndim == 3 and img.shape[0] in (3, 4) and not path.endswith(".npy"):
-        img = img[:3].mean(0)
-    return img
+    return _as_channels(img, channels, path)
+
+
+def _as_channels(img, channels, path):
+    """Gray (H, W) for a 1-channel model (colour averaged), RGB (3, H, W) for a colour one
+    (gray repeated); a .npy file of 3 or 4 planes is a stack of gray images for the first."""
+    hwc = img.ndim == 3 and img.shape[-1] in (3, 4) and img.shape[0] not in (1, 3, 4)
+    chw = img.ndim == 3 and img.shape[0] in (3, 4) and (channels == 3
+                                                        or not path.endswith(".npy"))
+    if channels == 1:
+        return img[..., :3].mean(-1) if hwc else img[:3].mean(0) if chw else img
+    if hwc:
+        return img[..., :3].transpose(2, 0, 1)
+    return img[:3] if chw else np.repeat(img[None], 3, 0) if img.ndim == 2 else img
 
 
 def _one_line(e):
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def read_images(path, image_size):
+def read_images(path, image_size, channels=1):
     """[(label, H x W image), ...] of one file: one entry per image of a .npy stack (for
-    models of 1-D signals, an ``image_size`` of one length L: (L,) each, N x L stacks)."""
-    img = read_image(path)
+    models of 1-D signals, an ``image_size`` of one length L: (L,) each, N x L stacks); with
+    ``channels=3``, (3, H, W) images (stacks N x 3 x H x W or N x H x W x 3)."""
+    img = read_image(path, channels)
     size = tuple(image_size) if image_size else img.shape[-2:]
-    if img.ndim == len(size) + 2 and 1 in (img.shape[1], img.shape[-1]):
+    if channels == 3:
+        if img.ndim == 4 and img.shape[-1] == 3:
+            img = img.transpose(0, 3, 1, 2)
+        size = (3, *size)
+    elif img.ndim == len(size) + 2 and 1 in (img.shape[1], img.shape[-1]):
         img = img[:, 0] if img.shape[1] == 1 else img[..., 0]
     if img.ndim == len(size) + 1 and img.shape[1:] == size:
         images = [(f"{path}[{i}]", im) for i, im in enumerate(img)] if len(img) > 1 \
@@ -287,16 +302,22 @@ def read_images(path, image_size):
     return images
 
 
+def batch_of_one(image, channels):
+    """``image`` as a batch of one: (1, C, ...) from (C, H, W) colour or (H, W) gray."""
+    return image[None] if channels > 1 else image[None, None]
+
+
 def predict_files(checkpoint, paths, k=3):
     """[(label, [(class name, probability), ...]), ...] for image files: one entry per image
     (a .npy stack gives one per image, labelled ``path[i]``)."""
     model, cfg, info = load_run(checkpoint)
     mean, std, scale = _stats(info, cfg)
     names = info.get("class_names")
+    channels = cfg["model_kwargs"].get("in_channels", 1)
     out = []
     for path in paths:
-        for label, img in read_images(path, info.get("image_size")):
-            x = ((img / scale - mean) / std).astype(np.float32)[None, None]
+        for label, img in read_images(path, info.get("image_size"), channels):
+            x = batch_of_one((img / scale - mean) / std, channels).astype(np.float32)
             with ember.no_grad():
                 probs = model(ember.tensor(x)).softmax(1).numpy()[0]
             top = np.argsort(-probs)[:k]

@@ -106,3 +106,41 @@ def test_predict_reads_signals_and_stacks_of_them(tmp_path):
     with pytest.raises(pipeline.RunError, match=r"has shape \(3, 39\), but the model was "
                                                 r"trained on \(40,\) images .* N x 40\)"):
         pipeline.predict_files(str(tmp_path / "last.ckpt"), [str(tmp_path / "bad.npy")])
+
+
+def test_colour_models_read_colour_images(tmp_path):
+    """A 3-channel model gets (3, H, W) images: PNG as RGB, gray repeated, .npy stacks."""
+    import matplotlib.pyplot as plt
+
+    from ember.explain.command import explain_images
+    kwargs = _model_kwargs("lenet5", 10, 3, (32, 32))
+    model = models.get_model("lenet5", **kwargs)
+    prep = {"mean": 0.5, "std": 0.25, "scale": 255.0,
+            "class_names": [f"c{i}" for i in range(10)], "image_size": [32, 32]}
+    ember.save({"model": model.state_dict(), "epoch": 1,
+                "config": {"model": "lenet5", "model_kwargs": kwargs, "preprocessing": prep}},
+               tmp_path / "last.ckpt")
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    plt.imsave(tmp_path / "rgb.png", rgb)
+    np.save(tmp_path / "nchw.npy", rgb.transpose(2, 0, 1)[None].repeat(2, 0))
+    np.save(tmp_path / "nhwc.npy", rgb[None].repeat(2, 0))
+    [(_, img)] = pipeline.read_images(str(tmp_path / "rgb.png"), (32, 32), channels=3)
+    np.testing.assert_allclose(img, rgb.transpose(2, 0, 1), atol=1e-3)
+    for name in ("nchw.npy", "nhwc.npy"):
+        images = pipeline.read_images(str(tmp_path / name), (32, 32), channels=3)
+        assert len(images) == 2
+        np.testing.assert_array_equal(images[1][1], rgb.transpose(2, 0, 1))
+    plt.imsave(tmp_path / "gray.png", rgb[..., 0], cmap="gray")
+    [(_, gray)] = pipeline.read_images(str(tmp_path / "gray.png"), (32, 32), channels=3)
+    assert gray.shape == (3, 32, 32) and np.array_equal(gray[0], gray[2])
+    with ember.no_grad():
+        x = (rgb.transpose(2, 0, 1)[None] / np.float32(255) - 0.5) / 0.25
+        probs = model(ember.tensor(x.astype(np.float32))).softmax(1).numpy()[0]
+    [(_, top)] = pipeline.predict_files(str(tmp_path / "last.ckpt"), [str(tmp_path / "rgb.png")],
+                                        k=1)
+    assert top[0][0] == f"c{probs.argmax()}"
+    np.testing.assert_allclose(top[0][1], probs.max(), rtol=1e-4)
+    [(_, pred, _, out)] = explain_images(str(tmp_path / "last.ckpt"),
+                                         [str(tmp_path / "rgb.png")], method="saliency",
+                                         out_dir=str(tmp_path / "x"))
+    assert pred == f"c{probs.argmax()}" and plt.imread(out).ndim == 3
