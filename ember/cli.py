@@ -86,9 +86,10 @@ def cmd_predict(args) -> int:
 
 def cmd_list(args) -> int:
     what = _choose("listing", args.what, ("models", "datasets"))
-    if what == "models":
+    if what == "models":  # with each model's task: what `ember train` does with it
         from ember import models
-        names = models.list_models()
+        from ember.train import autoencode
+        names = [f"{n:24} {autoencode.task_of(n)}" for n in models.list_models()]
     else:
         from ember.data import datasets
         names = datasets.list_datasets()
@@ -319,6 +320,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"ember {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped (`ember list models | head`): stop quietly,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as head's writers do
+        return 141  # 128 + SIGPIPE
     except Exception as e:  # the one place where errors become one line
         if os.environ.get("EMBER_DEBUG", "") not in ("", "0"):
             raise
