@@ -227,8 +227,10 @@ def score(task, preds, scenes, indices, threshold=None):
             threshold = ml.choose_threshold(probs, truth)[0]
         at = ml.multilabel_scores(probs, truth, threshold)
         return {"map": ml.mean_average_precision(probs, truth), "macro_f1": at["macro_f1"],
+                "macro_precision": at["macro_precision"], "macro_recall": at["macro_recall"],
                 "threshold": float(threshold),
-                "per_class_f1": [round(float(v), 4) for v in at["f1"]]}
+                **{f"per_class_{k}": [round(float(v), 4) for v in at[k]]
+                   for k in ("precision", "recall", "f1")}}
     if task == "segmentation":
         pixels = metrics.segmentation_scores(np.stack([p["semantic"] for p in preds]),
                                              scenes.semantic[idx], num_classes=11)
@@ -248,7 +250,8 @@ def score(task, preds, scenes, indices, threshold=None):
 
 def describe(task, figures):
     """One line of the figures that matter for ``task``."""
-    names = {"map": "mAP", "macro_f1": "macro F1", "threshold": "at threshold",
+    names = {"map": "mAP", "macro_f1": "macro F1", "macro_precision": "precision",
+             "macro_recall": "recall", "threshold": "at threshold",
              "accuracy": "class accuracy", "mean_iou": "mean box IoU",
              "iou_at_least_0.5": "IoU >= 0.5", "pixel_accuracy": "pixel accuracy",
              "miou": "mIoU", "box_ap": "box AP", "box_ap50": "AP50", "box_ap75": "AP75",

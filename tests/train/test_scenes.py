@@ -21,7 +21,8 @@ QUICK = ["--epochs", "1", "--no-progress"]
 MODELS = {
     "unet": ("segmentation", 100, {"pixel_accuracy", "miou", "box_ap", "mask_ap"}),
     "fcn": ("segmentation", 60, {"pixel_accuracy", "miou"}),
-    "multilabel_cnn": ("multilabel", 100, {"map", "macro_f1", "threshold", "per_class_f1"}),
+    "multilabel_cnn": ("multilabel", 100, {"map", "macro_f1", "threshold", "per_class_f1",
+                                           "per_class_precision", "per_class_recall"}),
     "localisation_cnn": ("localisation", 100, {"accuracy", "mean_iou", "iou_at_least_0.5"}),
     "centernet": ("detection", 100, {"box_ap", "box_ap50", "box_ap75"}),
     "centernet_mask": ("instance", 40, {"box_ap", "mask_ap", "mask_ap50"}),
@@ -161,7 +162,7 @@ def test_score_of_perfect_predictions():
     assert scenes.score("detection", truth, s, idx)["box_ap50"] == 1.0
     hot = models.multilabel_targets([s.labels[i] for i in idx]).numpy()
     ml = scenes.score("multilabel", [{"class_scores": h} for h in hot], s, idx)
-    assert ml["map"] == ml["macro_f1"] == 1.0
+    assert ml["map"] == ml["macro_f1"] == ml["macro_precision"] == ml["macro_recall"] == 1.0
     caps = [{"caption": s.caption(i)} for i in idx]
     words = [[c["caption"].split()] for c in caps]  # NLTK's BLEU of a perfect corpus with
     assert scenes.score("captioning", caps, s, idx) == {  # 2-word captions is below 1
