@@ -196,12 +196,14 @@ def cmd_train(args) -> int:
     from ember.train import autoencode, scenes
     task = autoencode.task_of(_choose("model", cfg.model, models_list()))
     if task in scenes.TASKS:  # they make their scenes from the data set's items
-        _one_process_only(cfg, "the scene models")
+        _classifiers_only(cfg)
         return scenes.train_scenes(cfg, task, resume, make_plots, _optimizer_and_scheduler,
                                    cfg_run_dir(cfg))
     train_set, test_set = _datasets(cfg)
     if task != "classification":
-        _one_process_only(cfg, "autoencoders")
+        if pipeline.data_parallel.active():
+            raise UsageError("autoencoders train in one process: run without mpirun")
+        _classifiers_only(cfg)
         return autoencode.train_autoencoder(
             cfg, resume, make_plots, (train_set, test_set), _optimizer_and_scheduler,
             cfg_run_dir(cfg), functools.partial(_autoencoder_kwargs, cfg))
@@ -242,10 +244,7 @@ def cmd_train(args) -> int:
     return pipeline.data_parallel.finish()
 
 
-def _one_process_only(cfg, what):
-    from ember.train import pipeline
-    if pipeline.data_parallel.active():
-        raise UsageError(f"{what} train in one process: run without mpirun")
+def _classifiers_only(cfg):
     if cfg.pretrained or cfg.freeze or cfg.reinit:
         raise UsageError("--pretrained, --freeze and --reinit apply to classifiers")
 

@@ -43,6 +43,7 @@ import ember.nn.functional as F
 from ember import models
 from ember.data import DataLoader, Dataset
 from ember.data.datasets.scenes import SCENE_CLASSES, FashionScenes
+from ember.train import distributed as data_parallel
 from ember.train.callbacks import Callback, run_files
 from ember.train.pipeline import RunError
 from ember.train.trainer import Trainer
@@ -347,13 +348,16 @@ def train_scenes(cfg, task, resume, make_plots, optimizer_and_scheduler, run_dir
         vocab = CaptionVocab(train_all.caption(i) for i in fit_idx)
     kwargs = _model_kwargs(task, train_all, vocab)
     model = models.get_model(cfg.model, **kwargs).to(cfg.device)
-    train = DataLoader(SceneBatches(train_all, fit_idx, task, cfg.augment, vocab),
-                       batch_size=cfg.batch_size, shuffle=True)
+    batches = SceneBatches(train_all, fit_idx, task, cfg.augment, vocab)
+    train = DataLoader(batches, batch_size=cfg.batch_size,  # mpirun: each rank its shard
+                       **data_parallel.loader_order(batches, cfg.seed))
     val = SceneBatches(train_all, val_idx, task, vocab=vocab) if n_val else None
     optimizer, scheduler, interval = optimizer_and_scheduler(cfg, model.parameters(),
                                                              len(train))
+    main = data_parallel.is_main_process()
+    run_dir = data_parallel.rank0_text(run_dir)  # one folder for all ranks
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
+    with open(os.path.join(run_dir, "config.json") if main else os.devnull, "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     preprocessing = {"mean": 0.0, "std": 1.0, "scale": 255.0,
                      "class_names": list(SCENE_CLASSES), "image_size": [train_all.size] * 2}
@@ -374,6 +378,12 @@ def train_scenes(cfg, task, resume, make_plots, optimizer_and_scheduler, run_dir
     trainer.fit(train, val, epochs=cfg.epochs)
     if trainer.stop_reason:
         print(trainer.stop_reason)
+    if main:  # rank 0 evaluates the model its checkpoint holds
+        _finish_run(model, task, cfg, trainer, test, run_dir, preprocessing, make_plots, start)
+    return data_parallel.finish()
+
+
+def _finish_run(model, task, cfg, trainer, test, run_dir, preprocessing, make_plots, start):
     result = evaluate_model(model, task, test, trainer.config.get("threshold"), cfg.device)
     result.update(task=task, total=len(test), checkpoint="last.ckpt", **preprocessing)
     with open(os.path.join(run_dir, "results.json"), "w") as f:
@@ -386,7 +396,6 @@ def train_scenes(cfg, task, resume, make_plots, optimizer_and_scheduler, run_dir
     print(f"test: {describe(task, result)}; {time.perf_counter() - start:.1f} s")
     written = [n for n in written if os.path.exists(os.path.join(run_dir, n))]
     print(f"wrote {run_dir}: {', '.join(written)}")
-    return 0
 
 
 def write_pictures(model, task, trainer, test, run_dir, threshold=0.5, device="cpu", count=16):

@@ -195,3 +195,17 @@ def test_copy_of_a_run_folder_evaluates_alone(runs, tmp_path, capsys):
     shutil.copy(runs / "multilabel_cnn" / "best.ckpt", tmp_path / "model.ckpt")
     assert main(["evaluate", str(tmp_path / "model.ckpt")]) == 0
     assert "mAP" in capsys.readouterr().out
+
+
+def test_a_scene_model_trains_under_mpirun(tmp_path):
+    from _mpi import mpirun
+    out = mpirun(2, "-m", "ember", "train", "--model", "fcn", "--limit", "60", "--epochs", "1",
+                 "--batch-size", "8", "--no-progress", "--name", "dp", "--out-dir",
+                 str(tmp_path), timeout=180)
+    assert out.stdout.count("training fcn") == 1 and out.stdout.count("test: ") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["dp"]  # one folder, rank 0's
+    state = ember.load(str(tmp_path / "dp" / "last.ckpt"))
+    assert len(state["lrs"]) == -(-54 // 2 // 8)  # each rank a half of the 54 train scenes
+    result = json.loads((tmp_path / "dp" / "results.json").read_text())
+    again = scenes.evaluate_run(str(tmp_path / "dp" / "last.ckpt"), state)
+    assert again["miou"] == result["miou"] and again["box_ap"] == result["box_ap"]
