@@ -34,6 +34,8 @@ def draw(ax, image, task, pred, class_names=SCENE_CLASSES, title=""):
             labels[np.asarray(mask, bool)] = int(label)
     ax.imshow(_overlay(image, labels), interpolation="nearest")
     ax.axis("off")
+    if "semantic" in pred:  # a colour per class: say which
+        _legend(ax, np.unique(labels[labels > 0]), class_names)
     if task == "captioning":
         title = "\n".join(filter(None, [title, pred["caption"] or "(empty caption)"]))
     elif task == "multilabel":
@@ -49,6 +51,13 @@ def draw(ax, image, task, pred, class_names=SCENE_CLASSES, title=""):
                 bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "linewidth": 0})
     if title:
         ax.set_title(title, fontsize=7)
+
+
+def _legend(ax, classes, class_names):
+    from matplotlib.patches import Patch
+    if len(classes):
+        ax.legend(handles=[Patch(color=PALETTE[c % len(PALETTE)], label=class_names[c])
+                           for c in classes], loc="lower left", fontsize=6, framealpha=0.7)
 
 
 def _rectangle(ax, xy, w, h, colour):

@@ -37,6 +37,16 @@ def test_overlay_tints_labelled_pixels_only():
     np.testing.assert_array_equal(rgb[20, 20], [1, 1, 1])
 
 
+def test_a_semantic_map_gets_a_legend_of_its_classes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    scene_plots.draw(ax, IMAGE, "segmentation", PREDS["segmentation"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Coat"]
+    plt.close(fig)
+
+
 def test_draw_grid(tmp_path):
     path = scene_plots.draw_grid([IMAGE] * 3, "instance", [PREDS["instance"]] * 3,
                                  str(tmp_path / "g.png"), truths=["a", "b", "c"])
