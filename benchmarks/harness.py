@@ -201,3 +201,17 @@ def measure_peak_rss(script: str) -> int:
                          check=True, env=dict(os.environ))
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("PEAK")][-1]
     return int(line.split()[1]) * 1024
+
+
+def report_figures(figures, json_path=None, reference=None):
+    """Print a run's ``figures`` one per line (floats to 4 decimals, beside ``reference``'s
+    figure of the same name where it has one) and write them to ``json_path`` if given."""
+    import json
+    reference = reference or {}
+    for k, v in figures.items():
+        ref = (f" (PyTorch reference {reference[k]:.3f}, diff {v - reference[k]:+.3f})"
+               if k in reference else "")
+        print(f"{k}: {v:.4f}{ref}" if isinstance(v, float) else f"{k}: {v}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(figures, f, indent=1)

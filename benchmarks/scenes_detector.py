@@ -15,7 +15,6 @@ the sum of the model's three losses.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 
 import ember
+from benchmarks.harness import report_figures
 from ember.data.datasets.scenes import FashionScenes
 from ember.models.detection import centernet, centernet_mask
 from ember.vision.metrics import coco_evaluate
@@ -142,11 +142,7 @@ def main(argv=None):
     figures = evaluate(preds, test_data, args.mask)
     figures.update(train_seconds=round(seconds, 1),
                    inference_images_per_s=round(len(test_data) / infer, 1))
-    for k, v in figures.items():
-        print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(figures, f, indent=1)
+    report_figures(figures, args.json)
     return 0
 
 

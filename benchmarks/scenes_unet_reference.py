@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 
 import ember
+from benchmarks.harness import report_figures
 from ember.data.datasets.scenes import FashionScenes
 
 REFERENCE = {"pixel_accuracy": 0.942, "miou": 0.590, "box_ap": 0.541, "box_ap50": 0.647,
@@ -195,13 +195,7 @@ def main(argv=None):
     figures = evaluate(probs, test_data, args.pycocotools, args.connectivity)
     figures.update(framework=args.framework, train_seconds=round(seconds, 1),
                    inference_images_per_s=round(len(test_data) / infer, 1))
-    for k, v in figures.items():
-        ref = f" (PyTorch reference {REFERENCE[k]:.3f}, diff {v - REFERENCE[k]:+.3f})" \
-            if k in REFERENCE else ""
-        print(f"{k}: {v:.4f}{ref}" if isinstance(v, float) else f"{k}: {v}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(figures, f, indent=1)
+    report_figures(figures, args.json, REFERENCE)
     return 0
 
 

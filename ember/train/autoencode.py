@@ -36,7 +36,7 @@ from ember.data import DataLoader, Dataset, TensorDataset
 from ember.data.noise import GaussianNoise, noisy_copy
 from ember.train.callbacks import Callback, run_files
 from ember.train.metrics import RunningAverage
-from ember.train.pipeline import RunError, images_of, limit, load_run_state
+from ember.train.pipeline import RunError, fit_run, images_of, limit, load_run_state
 from ember.train.trainer import Trainer, _batch_to
 
 TEST_NOISE_SEED = 1234  # the test (and validation) images' fixed noise
@@ -218,16 +218,11 @@ def train_autoencoder(cfg, resume, make_plots, datasets, optimizer_and_scheduler
         config=dict(dataclasses.asdict(cfg), model_kwargs=kwargs, task=model.task,
                     preprocessing=preprocessing),
         callbacks=[TaskLogs(), *run_files(run_dir, monitor="val_loss", mode="min")])
-    if resume:
-        trainer.resume(resume)
-        print(f"resumed from {resume} after epoch {trainer.epoch}")
-    print(f"training {cfg.model} ({model.task}) on {cfg.data} ({len(data.train.dataset)} "
-          f"train / {len(data.val.dataset) if data.val else 0} val / {len(x_test)} test) for "
-          f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
-    start = time.perf_counter()
-    trainer.fit(data.train, data.val, epochs=cfg.epochs)
-    if trainer.stop_reason:
-        print(trainer.stop_reason)
+    start = fit_run(
+        trainer, data.train, data.val, cfg.epochs, resume,
+        f"training {cfg.model} ({model.task}) on {cfg.data} ({len(data.train.dataset)} "
+        f"train / {len(data.val.dataset) if data.val else 0} val / {len(x_test)} test) for "
+        f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
     result = evaluate_loader(model, trainer.loss_fn, _arrays_loader(
         data.test_input, data.test_clean, data.test_labels, conditional), cfg.device)
     result.update(task=model.task, total=len(x_test), checkpoint="last.ckpt",

@@ -224,16 +224,11 @@ def cmd_train(args) -> int:
                       config=dict(dataclasses.asdict(cfg), model_kwargs=model_kwargs,
                                   preprocessing=pipeline.preprocessing(loaders)),
                       callbacks=run_files(run_dir))
-    if resume:
-        trainer.resume(resume)
-        print(f"resumed from {resume} after epoch {trainer.epoch}")
-    print(f"training {cfg.model} on {cfg.data} ({len(loaders.train.dataset)} train / "
-          f"{len(loaders.val.dataset) if loaders.val else 0} val / {len(test_set)} test) for "
-          f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
-    start = time.perf_counter()
-    trainer.fit(loaders.train, loaders.val, epochs=cfg.epochs)
-    if trainer.stop_reason:
-        print(trainer.stop_reason)
+    start = pipeline.fit_run(
+        trainer, loaders.train, loaders.val, cfg.epochs, resume,
+        f"training {cfg.model} on {cfg.data} ({len(loaders.train.dataset)} train / "
+        f"{len(loaders.val.dataset) if loaders.val else 0} val / {len(test_set)} test) for "
+        f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
     result = pipeline.finish_run(trainer, loaders, run_dir, make_plots=make_plots)
     print(f"test accuracy {result['accuracy']:.4f} ({result['correct']}/{result['total']}), "
           f"test loss {result['loss']:.4f}, {time.perf_counter() - start:.1f} s")

@@ -135,6 +135,22 @@ def make_loaders(train_set, test_set, cfg) -> Loaders:
 PLOT_FILES = ("curves.png", "lr.png", "confusion.png", "misclassified.png")
 
 
+def fit_run(trainer, train, val, epochs, resume=None, what=""):
+    """What every ``ember train`` run does around ``Trainer.fit``: resume from ``resume``
+    (saying after which epoch), print ``what`` trains, fit, say why it stopped early.
+    Returns the time it started (``time.perf_counter()``)."""
+    import time
+    if resume:
+        trainer.resume(resume)
+        print(f"resumed from {resume} after epoch {trainer.epoch}")
+    print(what)
+    start = time.perf_counter()
+    trainer.fit(train, val, epochs=epochs)
+    if trainer.stop_reason:
+        print(trainer.stop_reason)
+    return start
+
+
 def finish_run(trainer, loaders, run_dir, make_plots=True):
     """Evaluate on the test set, write results.json and (if ``make_plots``) the plots;
     returns the result. Under ``mpirun`` only rank 0 writes."""

@@ -45,7 +45,7 @@ from ember.data import DataLoader, Dataset
 from ember.data.datasets.scenes import SCENE_CLASSES, FashionScenes
 from ember.train import distributed as data_parallel
 from ember.train.callbacks import Callback, run_files
-from ember.train.pipeline import RunError
+from ember.train.pipeline import RunError, fit_run
 from ember.train.trainer import Trainer
 
 TASKS = ("multilabel", "localisation", "detection", "instance", "segmentation", "captioning")
@@ -368,16 +368,11 @@ def train_scenes(cfg, task, resume, make_plots, optimizer_and_scheduler, run_dir
         config=dict(dataclasses.asdict(cfg), model_kwargs=kwargs, task=task,
                     preprocessing=preprocessing),
         callbacks=[SceneLogs(), *run_files(run_dir, monitor=f"val_{HEADLINE[task]}")])
-    if resume:
-        trainer.resume(resume)
-        print(f"resumed from {resume} after epoch {trainer.epoch}")
-    print(f"training {cfg.model} ({task}) on scenes of {cfg.data} ({len(fit_idx)} train / "
-          f"{n_val} val / {len(test)} test, {train_all.size}x{train_all.size}) for "
-          f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
-    start = time.perf_counter()
-    trainer.fit(train, val, epochs=cfg.epochs)
-    if trainer.stop_reason:
-        print(trainer.stop_reason)
+    start = fit_run(
+        trainer, train, val, cfg.epochs, resume,
+        f"training {cfg.model} ({task}) on scenes of {cfg.data} ({len(fit_idx)} train / "
+        f"{n_val} val / {len(test)} test, {train_all.size}x{train_all.size}) for "
+        f"{cfg.epochs} epochs on {cfg.device}; run folder {run_dir}")
     if main:  # rank 0 evaluates the model its checkpoint holds
         _finish_run(model, task, cfg, trainer, test, run_dir, preprocessing, make_plots, start)
     return data_parallel.finish()
